@@ -1,0 +1,63 @@
+"""An async client for the MIOeSIM partner API."""
+
+from ._exceptions import (
+    APIError,
+    AuthenticationError,
+    BatchError,
+    InvalidICCIDError,
+    InvalidRequestError,
+    IPNotWhitelistedError,
+    MioesimError,
+    NotFoundError,
+    OrderOutcomeUnknownError,
+    OrderStateError,
+    PermissionDeniedError,
+    RateLimitedError,
+    SignatureError,
+    TransportError,
+    UnexpectedResponseError,
+)
+from ._models import (
+    Balance,
+    CardStatus,
+    CardUsage,
+    Network,
+    Order,
+    OrderCard,
+    OrderStatus,
+    Package,
+    Sku,
+    SkuPackages,
+)
+from ._signing import SignatureStyle
+from ._version import __version__
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "Balance",
+    "BatchError",
+    "CardStatus",
+    "CardUsage",
+    "IPNotWhitelistedError",
+    "InvalidICCIDError",
+    "InvalidRequestError",
+    "MioesimError",
+    "Network",
+    "NotFoundError",
+    "Order",
+    "OrderCard",
+    "OrderOutcomeUnknownError",
+    "OrderStateError",
+    "OrderStatus",
+    "Package",
+    "PermissionDeniedError",
+    "RateLimitedError",
+    "SignatureError",
+    "SignatureStyle",
+    "Sku",
+    "SkuPackages",
+    "TransportError",
+    "UnexpectedResponseError",
+    "__version__",
+]
