@@ -1,5 +1,6 @@
 """An async client for the MIOeSIM partner API."""
 
+from ._client import Client
 from ._exceptions import (
     APIError,
     AuthenticationError,
@@ -29,6 +30,7 @@ from ._models import (
     Sku,
     SkuPackages,
 )
+from ._retry import RetryPolicy
 from ._signing import SignatureStyle
 from ._version import __version__
 
@@ -39,6 +41,7 @@ __all__ = [
     "BatchError",
     "CardStatus",
     "CardUsage",
+    "Client",
     "IPNotWhitelistedError",
     "InvalidICCIDError",
     "InvalidRequestError",
@@ -53,6 +56,7 @@ __all__ = [
     "Package",
     "PermissionDeniedError",
     "RateLimitedError",
+    "RetryPolicy",
     "SignatureError",
     "SignatureStyle",
     "Sku",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import logging
 import re
+import ssl
 import time
 from collections.abc import Mapping
 from typing import Any, NoReturn
@@ -192,7 +193,7 @@ class Transport:
         max_connections: int,
         retry: RetryPolicy,
         transport: httpx.AsyncBaseTransport | None = None,
-        verify: bool | str = True,
+        verify: bool | ssl.SSLContext = True,
     ) -> None:
         install_log_filter()
         self._secret_key = secret_key
