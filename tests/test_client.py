@@ -643,3 +643,42 @@ class TestMalformedAnswers:
         with pytest.raises(mio.UnexpectedResponseError, match="getESIMDetail") as info:
             await client.get_esim_detail(ICCID)
         assert info.value.endpoint == "getESIMDetail"
+
+
+class TestMoreArguments:
+    async def test_count_must_be_positive(self, api, client):
+        with pytest.raises(ValueError, match="count must be at least 1, got 0"):
+            await client.add_esim_order(45, 441, 0)
+
+    async def test_a_lone_iccid_string_is_one_iccid(self, api, client):
+        route = api.get("/api_esim/queryIccidInformation").mock(return_value=ok([]))
+        assert await client.query_iccid_information(ICCID) == []
+        assert params_of(route.calls.last.request)["iccids"] == ICCID
+
+    async def test_send_pdf_email_needs_an_address(self, client):
+        with pytest.raises(ValueError, match="e-mail address"):
+            await client.send_pdf_email("EP1", "")
+
+    def test_ca_bundle_path(self, tmp_path):
+        """A CA bundle path is accepted (and must exist)."""
+        with pytest.raises(FileNotFoundError):
+            mio.Client(token="t", secret_key="s", verify=str(tmp_path / "none.pem"))
+
+    async def test_timeout_object(self, api):
+        route = api.get("/api_esim/getSkus").mock(return_value=ok(SKUS))
+        async with mio.Client(
+            token=TOKEN, secret_key=SECRET, base_url=BASE,
+            timeout=httpx.Timeout(3.0),
+            transport=httpx.MockTransport(api.async_handler),
+        ) as client:  # fmt: skip
+            await client.get_skus()
+        assert route.calls.last.request.extensions["timeout"]["read"] == 3.0
+
+    async def test_float_timeout_has_no_pool_timeout(self, api, client):
+        route = api.get("/api_esim/getSkus").mock(return_value=ok(SKUS))
+        await client.get_skus()
+        timeout = route.calls.last.request.extensions["timeout"]
+        assert timeout == {"connect": 30.0, "read": 30.0, "write": 30.0, "pool": None}
+
+    def test_repr_without_phone_number(self):
+        assert "phone=none" in repr(mio.Client(token="t", secret_key="s"))
