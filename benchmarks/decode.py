@@ -1,0 +1,191 @@
+"""
+Decode speed of a queryIccidInformation answer: microseconds per usage record.
+
+Run with ``python -m benchmarks.decode``. It builds a realistic 100-record JSON
+body and prints the median time per record of:
+
+- ``json.loads`` alone (and ``orjson.loads`` when orjson is installed);
+- ``json.loads`` + ``structure(data, list[CardUsage])``, with the date cache
+  warm (the same portfolio polled again) and cold (cleared before each run);
+- a naive baseline: a default-style cattrs converter with ``strptime`` dates,
+  built here;
+
+beside the target of 3 us per record. Each figure is the lowest, over several
+interleaved rounds, of the median over many runs: on a shared machine the
+median of one round still moves with other processes' load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import cattrs
+from cattrs.gen import make_dict_structure_fn, override
+
+from mioesim_async import CardStatus, CardUsage
+from mioesim_async._convert import _DATE_CACHE, structure
+from mioesim_async._models import GMT8
+
+TARGET_US = 3.0
+RECORDS = 100
+
+
+def usage_body(records: int = RECORDS, seed: int = 0) -> bytes:
+    """A queryIccidInformation answer as the server sends it: numbers as text."""
+    rng = random.Random(seed)
+    base = datetime(2024, 5, 1, 9, 0, 0)
+    data = [_usage_record(rng, base, index) for index in range(records)]
+    envelope = {"code": "0", "message": "success", "data": data}
+    return json.dumps(envelope, ensure_ascii=False).encode()
+
+
+def _usage_record(rng: random.Random, base: datetime, index: int) -> dict[str, Any]:
+    total = rng.choice([1024, 3072, 5120, 10240])
+    used = round(rng.uniform(0, total), 2)
+    start = base + timedelta(seconds=rng.randrange(30 * 86400))
+    days = rng.choice([7, 15, 30])
+    return {
+        "iccid": f"89852000{263_000_000_000 + index:011d}",
+        "dpStatus": rng.choice(["ACTIVE", "ACTIVE", "ACTIVE", "Enable", "Disable"]),
+        "usedMB": f"{used:.2f}",
+        "totalMB": str(total),
+        "remainMB": f"{total - used:.2f}",
+        "startDate": start.strftime("%Y-%m-%d %H:%M:%S"),
+        "endDate": (start + timedelta(days=days)).strftime("%Y-%m-%d %H:%M:%S"),
+        "skuId": 45,
+        "priceId": rng.choice([441, 442, 443]),
+        "display": "Austria",
+        "eid": None,
+    }
+
+
+def naive_structure() -> Callable[[Any], list[CardUsage]]:
+    """What a default cattrs setup gives: generated hook, strptime dates."""
+    converter = cattrs.Converter()
+    converter.register_structure_hook(datetime, _strptime_gmt8)
+    converter.register_structure_hook(float, lambda value, _: float(value))
+    converter.register_structure_hook(int, lambda value, _: int(value))
+    converter.register_structure_hook(
+        CardStatus, lambda value, _: _NAIVE_STATUSES.get(value, CardStatus.UNKNOWN)
+    )
+    renames = {
+        "status": "dpStatus",
+        "used_mb": "usedMB",
+        "total_mb": "totalMB",
+        "remain_mb": "remainMB",
+        "start_date": "startDate",
+        "end_date": "endDate",
+        "sku_id": "skuId",
+        "price_id": "priceId",
+    }
+    converter.register_structure_hook(
+        CardUsage,
+        make_dict_structure_fn(
+            CardUsage,
+            converter,
+            raw=override(omit=True),
+            **{field: override(rename=wire) for field, wire in renames.items()},
+        ),
+    )
+    return lambda data: converter.structure(data, list[CardUsage])
+
+
+_NAIVE_STATUSES = {status.value: status for status in CardStatus}
+_NAIVE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d")
+
+
+def _strptime_gmt8(value: Any, _: Any) -> datetime | None:
+    if not value:
+        return None
+    for date_format in _NAIVE_FORMATS:
+        try:
+            return datetime.strptime(value, date_format).replace(tzinfo=GMT8)
+        except ValueError:
+            continue
+    raise ValueError(value)
+
+
+def median_us_per_record(
+    run: Callable[[], object], repeat: int, before: Callable[[], object] | None = None
+) -> float:
+    """Median over *repeat* runs of one body, in microseconds per record."""
+    samples = []
+    for _ in range(repeat):
+        if before is not None:
+            before()
+        start = time.perf_counter_ns()
+        run()
+        samples.append(time.perf_counter_ns() - start)
+    return statistics.median(samples) / 1000 / RECORDS
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=500, help="runs per round")
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    body = usage_body()
+    naive = naive_structure()
+    checked = structure(json.loads(body)["data"], list[CardUsage])
+    assert len(checked) == RECORDS
+    assert naive(json.loads(body)["data"])[0].iccid == checked[0].iccid
+
+    rows = [("json.loads alone", lambda: json.loads(body), None)]
+    rows += _orjson_rows(body)
+    rows += [
+        ("json.loads + structure, warm date cache", lambda: _ours(body), None),
+        (
+            "json.loads + structure, cold date cache",
+            lambda: _ours(body),
+            _DATE_CACHE.clear,
+        ),
+        ("json.loads + naive cattrs/strptime", lambda: naive(_data(body)), None),
+    ]
+    print(f"{RECORDS}-record queryIccidInformation body, {len(body)} bytes")
+    print(
+        f"median of {args.repeat} runs, lowest of {args.rounds} interleaved rounds "
+        "(the least disturbed by other processes), microseconds per record:"
+    )
+    best = dict.fromkeys((label for label, _, _ in rows), float("inf"))
+    for _ in range(args.rounds):
+        for label, run, before in rows:
+            median = median_us_per_record(run, args.repeat, before)
+            best[label] = min(best[label], median)
+    for label, figure in best.items():
+        print(f"  {label:<42} {figure:6.2f}")
+    print(f"  {'target (parse + build)':<42} {TARGET_US:6.2f}")
+
+
+def _data(body: bytes) -> Any:
+    return json.loads(body)["data"]
+
+
+def _ours(body: bytes) -> list[CardUsage]:
+    return structure(_data(body), list[CardUsage])
+
+
+def _orjson_rows(body: bytes) -> list[tuple[str, Callable[[], object], None]]:
+    """orjson is not a dependency; show it when it happens to be installed."""
+    try:
+        import orjson
+    except ImportError:
+        return []
+    return [
+        ("orjson.loads alone", lambda: orjson.loads(body), None),
+        (
+            "orjson.loads + structure, warm date cache",
+            lambda: structure(orjson.loads(body)["data"], list[CardUsage]),
+            None,
+        ),
+    ]
+
+
+if __name__ == "__main__":
+    main()
