@@ -175,13 +175,13 @@ class _Window(Generic[T, R]):
 
     async def _run_chunk(self, index: int, chunk: list[T]) -> None:
         """Fetch one chunk, hand its result over, then give the slot back."""
-        try:
-            result = await self._fetch_chunk(chunk)
-            # Holding the slot until the result is taken keeps at most
-            # `concurrency` results alive when the consumer is slow.
-            await self._send.send((index, result))
-        finally:
-            self._limiter.release()
+        result = await self._fetch_chunk(chunk)
+        # Holding the slot until the result is taken keeps at most
+        # `concurrency` results alive when the consumer is slow.
+        await self._send.send((index, result))
+        # Not in a `finally`: after an error the fan-out is being cancelled,
+        # and a slot given back would let one more chunk start.
+        self._limiter.release()
 
 
 @asynccontextmanager
