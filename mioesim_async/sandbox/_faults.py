@@ -32,6 +32,11 @@ def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) ->
         raise ValueError(f"{attribute.name} must be >= 0, got {value!r}")
 
 
+def _iccid_set(value: Iterable[str]) -> frozenset[str]:
+    """A frozen set of ICCIDs."""
+    return frozenset(value)
+
+
 def _endpoints(value: Iterable[str] | None) -> frozenset[str] | None:
     """``None`` (every endpoint) or a frozen set of wire names."""
     return None if value is None else frozenset(value)
@@ -82,7 +87,7 @@ class Faults:
     malformed_rate: float = attrs.field(default=0.0, validator=_rate)
     disconnect_rate: float = attrs.field(default=0.0, validator=_rate)
     order_delay: float = attrs.field(default=0.0, validator=_non_negative)
-    poisoned: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    poisoned: frozenset[str] = attrs.field(default=frozenset(), converter=_iccid_set)
     poison_code: int = -8
     endpoints: frozenset[str] | None = attrs.field(default=None, converter=_endpoints)
     seed: int = 0
