@@ -55,6 +55,7 @@ from ._results import BatchResult, ChunkResult
 __all__ = [
     "CHUNK_SIZE",
     "IccidStream",
+    "SeenIccids",
     "is_account_wide",
     "is_chunk_specific",
     "match_records",
@@ -149,6 +150,35 @@ def _report_progress(
         )
 
 
+class SeenIccids:
+    """
+    The set of ICCIDs met so far, kept compact: about 25 bytes an ICCID where
+    a ``set`` of strings takes over 100, so de-duplicating a stream of
+    millions stays within a few tens of MB.
+
+    ICCIDs are spread over byte strings by hash, each entry written as
+    ``,<iccid>,``: an ICCID has no comma, so a search only matches whole ones.
+    """
+
+    _BUCKETS = 1 << 14
+
+    def __init__(self) -> None:
+        self._buckets: dict[int, bytearray] = {}
+
+    def add(self, iccid: str) -> bool:
+        """Add *iccid*; whether it was new."""
+        entry = b",%s," % iccid.encode("ascii")
+        key = hash(iccid) % self._BUCKETS
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            self._buckets[key] = bytearray(entry)
+            return True
+        if entry in bucket:
+            return False
+        bucket += entry[1:]
+        return True
+
+
 class _IccidFanOut:
     """One fan-out's state: the ICCIDs seen, how many settled, and whether an
     account-wide failure stopped it."""
@@ -161,7 +191,7 @@ class _IccidFanOut:
         self._on_progress = on_progress
         self.total: int | None = None
         self._settled = 0
-        self._seen: set[str] = set()
+        self._seen = SeenIccids()
         self._duplicates: dict[str, None] = {}
         self._halted_by: MioesimError | None = None
 
@@ -199,11 +229,10 @@ class _IccidFanOut:
 
     def _is_new(self, iccid: str) -> bool:
         """Whether *iccid* is met for the first time; remember it either way."""
-        if iccid in self._seen:
-            self._duplicates[iccid] = None
-            return False
-        self._seen.add(iccid)
-        return True
+        if self._seen.add(iccid):
+            return True
+        self._duplicates[iccid] = None
+        return False
 
     async def settle_chunk(self, iccids: list[str]) -> list[ChunkResult]:
         """Ask for one chunk until each of its ICCIDs has an outcome."""

@@ -24,6 +24,7 @@ from mioesim_async._exceptions import (
     UnexpectedResponseError,
 )
 from mioesim_async._fanout import (
+    SeenIccids,
     is_account_wide,
     is_chunk_specific,
     query_iccids,
@@ -498,3 +499,39 @@ def test_invariant_under_misbehaving_server(
     assert result.duplicates == list(
         dict.fromkeys(i for n, i in enumerate(iccids) if i in iccids[:n])
     )
+
+
+@given(st.lists(st.from_regex(r"[0-9]{10,22}F?", fullmatch=True), max_size=200))
+def test_seen_iccids_behaves_as_a_set(iccids: list[str]) -> None:
+    """add() is True exactly for the first occurrence, whatever the overlaps."""
+    seen = SeenIccids()
+    reference: set[str] = set()
+    for iccid in iccids:
+        assert seen.add(iccid) is (iccid not in reference)
+        reference.add(iccid)
+
+
+def test_seen_iccids_matches_whole_iccids_only() -> None:
+    """An ICCID inside or across others in the same bucket is still new."""
+    seen = SeenIccids()
+    seen._BUCKETS = 1  # every ICCID in one bucket
+    assert seen.add("12345678901")
+    assert seen.add("98765432100")
+    assert seen.add("1234567890")
+    assert seen.add("2345678901")
+    assert seen.add("0198765432")
+    assert not seen.add("12345678901")
+
+
+def test_result_summaries() -> None:
+    """Results say what they hold in their repr, not every record."""
+    iccids = make_iccids(3)
+    answered = ChunkResult(iccids, records=[CardUsage(iccids[0])], missing=iccids[1:])
+    failed = ChunkResult(iccids, error=TransportError("reset"))
+    assert repr(answered) == "ChunkResult(iccids=3, records=1, missing=2)"
+    assert repr(failed) == "ChunkResult(iccids=3, error=TransportError('reset'))"
+    assert not answered.ok
+    assert not failed.ok
+    assert ChunkResult(iccids[:1], records=[CardUsage(iccids[0])]).ok
+    result = BatchResult.from_chunks([answered, failed], duplicates=["x"])
+    assert repr(result) == "BatchResult(records=1, failed=3, missing=2, duplicates=1)"
