@@ -441,6 +441,15 @@ def test_same_seed_same_portfolio_other_seed_another() -> None:
     assert other.usage_record(first.iccids[0]) is None
 
 
+def test_warm_up_renders_the_same_records() -> None:
+    cold = Sandbox(cards=50, seed=3, today=TODAY)
+    warm = Sandbox(cards=50, seed=3, today=TODAY)
+    warm.warm_up()
+    assert [warm.usage_record(i) for i in warm.iccids] == [
+        cold.usage_record(i) for i in cold.iccids
+    ]
+
+
 def test_cards_out_of_range_are_refused() -> None:
     with pytest.raises(ValueError, match="cards"):
         Sandbox(cards=-1)

@@ -14,8 +14,8 @@ import random
 import string
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
-from .._iccid import luhn_valid
 from .._models import GMT8
 from ._catalog import CATALOGUE, Package, Sku
 from ._render import usage_record
@@ -29,6 +29,7 @@ _SERIAL = 10**12
 _PREFIXES = ("898601", "898606", "898611", "894401", "894803")
 _CREATED_PREFIX = "898620"  # never a portfolio prefix: created cards cannot collide
 _FRAGMENT_CACHE = 200_000
+_ESIM_SKUS = CATALOGUE.esim_skus()
 _KINDS = ("running", "ending", "heavy", "fresh", "expired", "deleted")
 _WEIGHTS = (40, 10, 10, 15, 15, 10)
 _CODE_CHARS = string.ascii_uppercase + string.digits
@@ -146,14 +147,25 @@ class Portfolio:
         """The usage record of *iccid* as JSON, cached; ``None`` if unknown."""
         fragment = self._fragments.get(iccid)
         if fragment is None:
-            card = self.card(iccid)
-            if card is None:
+            record = self._record(iccid)
+            if record is None:
                 return None
-            fragment = dumps(usage_record(card))
+            fragment = dumps(record)
             if len(self._fragments) >= _FRAGMENT_CACHE:
                 self._fragments.clear()  # crude, O(1), and rare
             self._fragments[iccid] = fragment
         return fragment
+
+    def _record(self, iccid: str) -> dict[str, Any] | None:
+        """The usage record of *iccid*, generating no more than it needs."""
+        card = self._cards.get(iccid)
+        if card is not None:
+            return usage_record(card.iccid, card.status, card.plan)
+        index = self.index_of(iccid)
+        if index is None:
+            return None
+        _draw, kind, _packages, _renewals, plan = self._draw_current(index)
+        return usage_record(iccid, _STATUS[kind], plan)
 
     def add(self, order: Order, cards: list[Card]) -> None:
         """Keep a new *order* and its new *cards*."""
@@ -201,12 +213,9 @@ class Portfolio:
 
     def _generate(self, index: int) -> tuple[Card, list[Order]]:
         """Portfolio card *index* and its orders, a pure function of the seed."""
-        draw = random.Random(f"card:{self.seed}:{index}")  # noqa: S311 - data
-        kind = _KINDS[index] if index < len(_KINDS) else _weighted_kind(draw)
-        sku = draw.choice(CATALOGUE.esim_skus())
-        renewals = draw.choice((0, 0, 0, 1, 2)) if kind != "fresh" else 0
-        packages = [p for p in sku.packages if p.renewable or not renewals]
-        current = self._current_plan(draw, kind, sku, draw.choice(packages))
+        draw, kind, packages, renewals, current = self._draw_current(index)
+        sku = CATALOGUE.sku(current.sku_id)
+        assert sku is not None  # noqa: S101 - drawn from the catalogue
         plans = [*self._past_plans(draw, sku, packages, renewals, current), current]
         iccid = self.iccid_at(index)
         orders = self._orders_for(draw, index, iccid, plans, kind)
@@ -221,6 +230,21 @@ class Portfolio:
             eid=None if kind == "fresh" else _eid(draw),
         )
         return card, orders
+
+    def _draw_current(
+        self, index: int
+    ) -> tuple[random.Random, str, list[Package], int, Plan]:
+        """
+        The first draws of card *index*: its kind and current plan. A usage
+        record needs nothing more, so records are rendered from these alone.
+        """
+        draw = random.Random(self.seed * MAX_CARDS + index)  # noqa: S311 - data
+        kind = _KINDS[index] if index < len(_KINDS) else _weighted_kind(draw)
+        sku = draw.choice(_ESIM_SKUS)
+        renewals = draw.choice((0, 0, 0, 1, 2)) if kind != "fresh" else 0
+        packages = [p for p in sku.packages if p.renewable or not renewals]
+        current = self._current_plan(draw, kind, sku, draw.choice(packages))
+        return draw, kind, packages, renewals, current
 
     def _current_plan(
         self, draw: random.Random, kind: str, sku: Sku, package: Package
@@ -368,9 +392,15 @@ def _unit_mod_serial(draw: random.Random) -> int:
             return candidate
 
 
+_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # d*2 with its digits summed
+
+
 def _check_digit(body: str) -> str:
     """The Luhn digit that makes *body* plus it valid."""
-    return next(d for d in "0123456789" if luhn_valid(body + d))
+    digits = body[::-1]
+    total = sum(_DOUBLED[int(c)] for c in digits[0::2])
+    total += sum(int(c) for c in digits[1::2])
+    return str(-total % 10)
 
 
 def _activation_code(draw: random.Random) -> str:

@@ -29,12 +29,11 @@ def _display(sku_id: int) -> str | None:
     return None if sku is None else sku.display
 
 
-def usage_record(card: Card) -> dict[str, Any]:
-    """The usage record of *card*, as ``queryIccidInformation`` answers it."""
-    plan = card.plan
+def usage_record(iccid: str, status: str, plan: Plan) -> dict[str, Any]:
+    """A card's usage record, as ``queryIccidInformation`` answers it."""
     return {
-        "iccid": card.iccid,
-        "dpStatus": card.status,
+        "iccid": iccid,
+        "dpStatus": status,
         "usedMB": f"{plan.used_mb:.2f}",
         "totalMB": plan.total_mb,
         "remainMB": round(max(plan.total_mb - plan.used_mb, 0.0), 2),
