@@ -18,6 +18,7 @@ from ._exceptions import (
     TransportError,
     UnexpectedResponseError,
 )
+from ._fanout import IccidStream
 from ._models import (
     Balance,
     CardStatus,
@@ -30,6 +31,7 @@ from ._models import (
     Sku,
     SkuPackages,
 )
+from ._results import BatchResult, ChunkResult
 from ._retry import RetryPolicy
 from ._signing import SignatureStyle
 from ._version import __version__
@@ -39,10 +41,13 @@ __all__ = [
     "AuthenticationError",
     "Balance",
     "BatchError",
+    "BatchResult",
     "CardStatus",
     "CardUsage",
+    "ChunkResult",
     "Client",
     "IPNotWhitelistedError",
+    "IccidStream",
     "InvalidICCIDError",
     "InvalidRequestError",
     "MioesimError",

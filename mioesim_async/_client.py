@@ -6,7 +6,7 @@ import enum
 import ipaddress
 import logging
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from datetime import date
 from types import TracebackType
 from typing import Any
@@ -15,7 +15,11 @@ import httpx
 
 from . import _endpoints as ep
 from ._exceptions import AuthenticationError
+from ._fanout import IccidStream
+from ._fanout import query_iccids as _query_iccids
+from ._fanout import stream_iccids as _stream_iccids
 from ._models import Balance, CardUsage, Order, Sku, SkuPackages
+from ._results import BatchResult
 from ._retry import RetryPolicy
 from ._session import DEFAULT_REFRESH_AFTER, Session
 from ._signing import SignatureStyle
@@ -473,6 +477,99 @@ class Client:
         """Every plan card *iccid* has had, the current one included
         (``getHistoryDetail``)."""
         return await ep.get_history_detail(self._call, iccid, strict=self.strict_iccid)
+
+    # Fan-out ---------------------------------------------------------------
+
+    async def query_iccids(
+        self,
+        iccids: Iterable[str] | AsyncIterable[str],
+        *,
+        concurrency: int | None = None,
+        on_progress: Callable[[int, int | None], object] | None = None,
+    ) -> BatchResult:
+        """
+        The status and usage of any number of cards, every ICCID accounted for.
+
+        Every ICCID is validated first (nothing is sent if one is invalid) and
+        repeats are asked once. The distinct ICCIDs go out in input order, in
+        requests of 100, at most *concurrency* at a time (default: the
+        client's ``max_concurrency``). Each request is retried by the read
+        retry policy; a request that still fails fails its own ICCIDs only,
+        and when the failure may come from one card the request is split in
+        halves until that card is isolated. An authentication or signature
+        failure stops the fan-out at once.
+
+        Args:
+            iccids: Any iterable or async iterable of ICCIDs.
+            concurrency: Requests in flight, at most the pool's size.
+            on_progress: A plain function (not awaited) called after each
+                request settles as ``on_progress(done, total)``, in distinct
+                ICCIDs.
+
+        Returns:
+            A ``BatchResult``: ``records`` in input order, ``failed``,
+            ``missing`` and ``duplicates``. Every distinct ICCID is in exactly
+            one of ``records``, ``failed`` and ``missing``; call
+            ``raise_for_errors()`` to treat anything else than a full answer
+            as an error.
+
+        Raises:
+            InvalidICCIDError: An invalid ICCID, with its value and position.
+            ValueError: *concurrency* is not a positive integer, or exceeds
+                the connection pool.
+        """
+        return await _query_iccids(
+            self.query_iccid_information,
+            iccids,
+            concurrency=self._fan_out_width(concurrency),
+            on_progress=on_progress,
+            strict=self.strict_iccid,
+        )
+
+    def stream_iccids(
+        self,
+        iccids: Iterable[str] | AsyncIterable[str],
+        *,
+        concurrency: int | None = None,
+        on_progress: Callable[[int, int | None], object] | None = None,
+    ) -> IccidStream:
+        """
+        The status and usage of any number of cards, handed out as requests
+        complete, for inputs too large to hold.
+
+        *iccids* (any iterable or async iterable, a generator of millions will
+        do) is read lazily; each ICCID is validated just before its request is
+        sent. Iterate the result with ``async for``::
+
+            async for chunk in client.stream_iccids(iccids):
+                chunk.iccids, chunk.records, chunk.missing, chunk.error
+
+        Breaking out of the loop, or cancelling it, stops the fan-out at once
+        and leaves the client usable. A plain ``async for`` runs requests in
+        rounds; ``async with client.stream_iccids(iccids) as chunks:`` keeps
+        *concurrency* requests in flight all along. A failed request's chunk
+        has ``error`` set and empty ``records`` and ``missing``. Together the
+        chunks cover every distinct ICCID exactly once. *on_progress* gets
+        ``None`` as the total.
+        """
+        return _stream_iccids(
+            self.query_iccid_information,
+            iccids,
+            concurrency=self._fan_out_width(concurrency),
+            on_progress=on_progress,
+            strict=self.strict_iccid,
+        )
+
+    def _fan_out_width(self, concurrency: int | None) -> int:
+        """The requests a fan-out may have in flight: never more than the pool."""
+        width = self.max_concurrency if concurrency is None else concurrency
+        pool = self._transport.max_connections
+        if width > pool:
+            raise ValueError(
+                f"concurrency {width} exceeds the connection pool of {pool}; "
+                f"create the client with max_concurrency={width} or more"
+            )
+        return width
 
 
 def _check_settings(
