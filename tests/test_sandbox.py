@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -128,7 +128,12 @@ async def test_login_accepts_the_documented_sign_vector() -> None:
 
 @pytest.mark.parametrize(
     ("phone", "password", "code"),
-    [("13800000000", "wrong", -1), ("13900000000", "mypassword", -1), ("", "x", -2)],
+    [
+        ("13800000000", "wrong", -1),
+        ("13800000000", "mötley-crüe", -1),
+        ("13900000000", "mypassword", -1),
+        ("", "x", -2),
+    ],
 )
 async def test_login_refusals(raw: Raw, phone: str, password: str, code: int) -> None:
     form = raw.signed({"phonenumber": phone, "password": password}, token=False)
@@ -871,3 +876,180 @@ async def test_serve_over_loopback_http(sandbox: Sandbox) -> None:
 
 def _gmt8(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=GMT8)
+
+
+# Refusals, one situation each
+
+
+def _status_card(sandbox: Sandbox, status: str) -> str:
+    return next(
+        i for i in sandbox.iccids
+        if sandbox.usage_record(i)["dpStatus"] == status  # type: ignore[index]
+    )  # fmt: skip
+
+
+async def test_order_refusals(raw: Raw) -> None:
+    cases: list[tuple[dict[str, Any], int]] = [
+        ({"skuId": 999, "priceId": 1, "count": 1}, -3),
+        ({"skuId": 45, "priceId": 441, "count": 0}, -3),
+        ({"skuId": 45, "priceId": 441, "count": 1, "backInfo": 7}, -3),
+        ({"skuId": 26, "priceId": 263, "count": 1, "daypassDays": 99}, -3),
+        ({"skuId": 123, "priceId": 1232, "count": 1, "beginDate": "2025-02-01"}, -3),
+        ({"skuId": 124, "priceId": 1241, "count": 1, "dpId": 9}, -2),
+        ({"skuId": 124, "priceId": 1241, "count": 1, "dpId": 12, "iccids": "8944"}, -3),
+        ({"skuId": 124, "priceId": 1241, "count": 1, "dpId": 9, "iccids": "12ab"}, -3),
+    ]
+    for params, code in cases:
+        body = await raw.post("addEsimOrder", **params)
+        assert body["code"] == code, (params, body)
+        assert body["data"] == ""
+    assert (await raw.get("getPackages", skuId=999))["code"] == -3
+    assert raw.sandbox.stats.orders == 0
+    assert raw.sandbox.balance == Decimal("10000.00")
+
+
+async def test_renewal_refusals_and_renewal_by_order_number(raw: Raw) -> None:
+    single = await raw.order()
+    double = await raw.order(count=2)
+    renew = {"skuId": 45, "priceId": 442}
+    assert (await raw.post("renewCard", **renew))["code"] == -2
+    unknown = await raw.post("renewCard", **renew, iccid="8986000000000000000")
+    assert unknown["code"] == -3
+    assert (await raw.post("renewCard", **renew, orderNum="EP0"))["code"] == 3
+    several = await raw.post("renewCard", **renew, orderNum=double["orderNum"])
+    assert several["code"] == -3
+    deleted = _status_card(raw.sandbox, "Delete")
+    assert (await raw.post("renewCard", **renew, iccid=deleted))["code"] == 4
+    assert (await raw.post("renewCardByApiCode", apiCode="nope", iccid=deleted))[
+        "code"
+    ] == -3
+    by_order = await raw.post("renewCard", **renew, orderNum=single["orderNum"])
+    assert re.fullmatch(r"EP\d{16}", by_order["data"])
+    day_pass = await raw.post(
+        "renewCardByApiCode", apiCode="392-0-?-500-M-D", orderNum=single["orderNum"]
+    )
+    assert day_pass["code"] == "0"
+
+
+async def test_renewing_an_expired_card_reactivates_it(raw: Raw) -> None:
+    expired = _status_card(raw.sandbox, "Disable")
+    sku = raw.sandbox.usage_record(expired)["skuId"]  # type: ignore[index]
+    packages = (await raw.get("getPackages", skuId=sku))["data"]["esimPackageDtoList"]
+    package = next(p for p in packages if p["flowType"] == 0)
+    body = await raw.post(
+        "renewCard", skuId=sku, priceId=package["priceid"], iccid=expired, daypassDays=2
+    )
+    assert body["code"] == "0", body
+    assert raw.sandbox.usage_record(expired)["dpStatus"] == "ACTIVE"  # type: ignore[index]
+
+
+async def test_refund_and_pdf_refusals(raw: Raw) -> None:
+    order = await raw.order()
+    num, iccid = order["orderNum"], order["cardApiDtoList"][0]["iccid"]
+    stranger = raw.sandbox.iccids[0]
+    assert (await raw.post("refundOrder", orderNum=num, iccids=stranger))["code"] == 3
+    pdf = {"orderId": num}
+    assert (await raw.post("handlerEsimPdf", type="fax", **pdf))["code"] == -3
+    assert (await raw.post("handlerEsimPdf", type="link", orderId="EP0"))["code"] == 3
+    email = await raw.post("handlerEsimPdf", type="email", email="nowhere", **pdf)
+    assert email["code"] == 99
+    assert (await raw.post("handlerEsimPdf", type="email", **pdf))["code"] == -2
+    await raw.post("refundOrder", orderNum=num, iccids=iccid)
+    assert (await raw.post("handlerEsimPdf", type="link", **pdf))["code"] == 4
+
+
+async def test_deleted_cards_cannot_be_renewed_with_anything(raw: Raw) -> None:
+    deleted = _status_card(raw.sandbox, "Delete")
+    assert (await raw.get("getIccidSupportSku", iccid=deleted))["data"] == []
+
+
+async def test_post_without_content_type_brings_no_parameters(raw: Raw) -> None:
+    form = raw.signed({"skuId": 45, "priceId": 441, "count": 1})
+    response = await raw.http.post(
+        "/api_esim/addEsimOrder",
+        content=httpx.QueryParams(form).__str__().encode(),
+        headers={"content-type": ""},
+    )
+    assert response.json()["code"] == -30
+
+
+async def test_lifespan_and_other_scopes(sandbox: Sandbox) -> None:
+    sent: list[MutableMapping[str, Any]] = []
+    incoming = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+
+    async def receive() -> MutableMapping[str, Any]:
+        return next(incoming)
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    await sandbox.app({"type": "lifespan"}, receive, send)
+    assert [m["type"] for m in sent] == [
+        "lifespan.startup.complete",
+        "lifespan.shutdown.complete",
+    ]
+    await sandbox.app({"type": "websocket"}, receive, send)
+    assert len(sent) == 2
+
+
+async def test_an_aborted_body_is_read_as_empty(sandbox: Sandbox) -> None:
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def receive() -> MutableMapping[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/api_order/login",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/x-www-form-urlencoded")],
+    }
+    await sandbox.app(scope, receive, send)
+    assert json.loads(sent[1]["body"])["code"] == -30
+
+
+def test_the_record_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mioesim_async.sandbox import _portfolio
+
+    monkeypatch.setattr(_portfolio, "_FRAGMENT_CACHE", 5)
+    sandbox = Sandbox(cards=20, seed=0, today=TODAY)
+    sandbox.warm_up()
+    assert len(sandbox._portfolio._fragments) <= 5
+    assert sandbox.usage_record(sandbox.iccids[0]) == Sandbox(
+        cards=20, seed=0, today=TODAY
+    ).usage_record(sandbox.iccids[0])
+
+
+def test_settings_are_readable() -> None:
+    sandbox = Sandbox(cards=2, seed=9, faults=Faults(latency=0.5))
+    assert sandbox.seed == 9
+    assert sandbox.faults == Faults(latency=0.5)
+    assert sandbox.phone_number == "13800000000"
+    assert sandbox.password == "mypassword"
+    assert sandbox.secret_key == "1234567890qwertyuiopasdfghjklzxc"
+    assert sandbox.signature_style is SignatureStyle.PLAIN
+
+
+def test_run_serves_in_this_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    seen: list[tuple[str, int]] = []
+
+    def fake_run(self: uvicorn.Server, sockets: object = None) -> None:
+        seen.append((self.config.host, self.config.port))
+
+    monkeypatch.setattr(uvicorn.Server, "run", fake_run)
+    Sandbox(cards=1).run(port=8765)
+    assert seen == [("127.0.0.1", 8765)]
+
+
+async def test_serve_refuses_a_port_in_use(sandbox: Sandbox) -> None:
+    async with sandbox.serve() as base_url:
+        port = int(base_url.rsplit(":", 1)[1])
+        with pytest.raises(OSError, match="in use"):
+            async with sandbox.serve(port=port):
+                pass  # pragma: no cover

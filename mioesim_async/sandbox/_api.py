@@ -149,7 +149,7 @@ class Api:
         # Empty parameters are neither sent nor signed (CONTRACT section 3).
         signed = {k: v for k, v in params.items() if k != "sign" and v != ""}
         expected = sign(signed, self.settings.secret_key, self.settings.signature_style)
-        if not hmac.compare_digest(expected, params.get("sign", "")):
+        if not _same(expected, params.get("sign", "")):
             raise ApiFailure(-30, "sign wrong")
         if route.kind != LOGIN and not self.token_valid(params.get("token", "")):
             raise ApiFailure(-1, "token expire")
@@ -159,7 +159,7 @@ class Api:
         current = self._token
         return (
             current is not None
-            and hmac.compare_digest(current, token)
+            and _same(current, token)
             and self.settings.clock() < self._token_expires
         )
 
@@ -181,8 +181,7 @@ class Api:
             raise ApiFailure(-2, "phonenumber or password is null")
         settings = self.settings
         if not (
-            hmac.compare_digest(phone, settings.phone_number)
-            & hmac.compare_digest(password, settings.password)
+            _same(phone, settings.phone_number) & _same(password, settings.password)
         ):
             raise ApiFailure(-1, "Username Password wrong!")
         if not settings.api_permission:
@@ -530,6 +529,11 @@ class Api:
         if back_info in ("", "0"):
             return order.order_num
         return order_object(order, self.portfolio.cards_of(order))
+
+
+def _same(given: str, expected: str) -> bool:
+    """Constant-time equality that also takes non-ASCII text."""
+    return hmac.compare_digest(given.encode(), expected.encode())
 
 
 def _required(params: Mapping[str, str], *names: str) -> None:

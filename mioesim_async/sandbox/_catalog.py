@@ -47,11 +47,6 @@ class Package:
         """``supportDaypass`` 1: priced per day, ``daypassDays`` required."""
         return self.support_daypass == 1
 
-    @property
-    def flow_text(self) -> str:
-        """The amount as cards show it, e.g. ``6GB``."""
-        return f"{self.flows}{self.unit}"
-
     def total_mb(self, days: int | None = None) -> int:
         """The plan's allowance in MB; a day pass gets its amount each day."""
         per = self.flows * 1024 if self.unit == "GB" else self.flows
@@ -220,14 +215,6 @@ class Catalogue:
             return None
         found = next((p for p in sku.packages if p.price_id == price_id), None)
         return None if found is None else (sku, found)
-
-    def by_price_id(self, price_id: int) -> tuple[Sku, Package] | None:
-        """The package *price_id*, whatever its SKU."""
-        for sku in self.skus:
-            for package in sku.packages:
-                if package.price_id == price_id:
-                    return sku, package
-        return None
 
     def by_api_code(self, api_code: str) -> tuple[Sku, Package] | None:
         """The package whose ``apiCode`` is *api_code*."""
