@@ -1053,3 +1053,15 @@ async def test_serve_refuses_a_port_in_use(sandbox: Sandbox) -> None:
         with pytest.raises(OSError, match="in use"):
             async with sandbox.serve(port=port):
                 pass  # pragma: no cover
+
+
+async def test_new_esims_skip_iccids_physical_orders_took(raw: Raw) -> None:
+    twin = Sandbox(cards=300, seed=0, today=TODAY)
+    async with http_client(twin) as http:
+        twin_raw = Raw(twin, http)
+        await twin_raw.login()
+        upcoming = (await twin_raw.order())["cardApiDtoList"][0]["iccid"]
+    await raw.order(skuId=123, priceId=1231, dpId=9, iccids=upcoming)
+    esim = (await raw.order())["cardApiDtoList"][0]["iccid"]
+    assert esim != upcoming
+    assert raw.sandbox.created_iccids == [upcoming, esim]

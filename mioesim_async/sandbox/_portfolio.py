@@ -46,6 +46,7 @@ class Portfolio:
         self._mult = _unit_mod_serial(draw)
         self._offset = draw.randrange(_SERIAL)
         self._inverse = pow(self._mult, -1, _SERIAL)
+        self._created_base = draw.randrange(_SERIAL)
         self._cards: dict[str, Card] = {}
         self._orders: dict[str, Order] = {}
         self._fragments: dict[str, bytes] = {}
@@ -78,10 +79,16 @@ class Portfolio:
 
     def new_iccid(self) -> str:
         """A fresh ICCID for an ordered eSIM."""
-        self._created += 1
-        serial = (self._mult * self._created + self._offset) % _SERIAL
-        body = f"{_CREATED_PREFIX}{serial:012d}"
-        return body + _check_digit(body)
+        while True:  # a physical SIM order may have taken the next one
+            self._created += 1
+            # From a drawn base, so created serials do not echo portfolio ones.
+            step = self._created_base + self._created
+            body = (
+                f"{_CREATED_PREFIX}{(self._mult * step + self._offset) % _SERIAL:012d}"
+            )
+            iccid = body + _check_digit(body)
+            if iccid not in self._cards:
+                return iccid
 
     def exists(self, iccid: str) -> bool:
         """Whether *iccid* is a card of this account."""
