@@ -7,8 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from mioesim_async import CardStatus, IPNotWhitelistedError, OrderStatus
-from mioesim_async._fanout import query_iccids
+from mioesim_async import CardStatus, Client, IPNotWhitelistedError, OrderStatus
 from mioesim_async.sandbox import Faults, Sandbox
 
 pytestmark = pytest.mark.anyio
@@ -97,9 +96,7 @@ async def test_fan_out_isolates_a_poisoned_iccid(sandbox: Sandbox) -> None:
     poisoned = sandbox.iccids[137]
     sandbox.faults = Faults(poisoned={poisoned})
     async with sandbox.client() as client:
-        result = await query_iccids(
-            client.query_iccid_information, sandbox.iccids, concurrency=4
-        )
+        result = await client.query_iccids(sandbox.iccids, concurrency=4)
     assert list(result.failed) == [poisoned]
     assert len(result.records) == 299
     assert not result.missing
@@ -108,10 +105,25 @@ async def test_fan_out_isolates_a_poisoned_iccid(sandbox: Sandbox) -> None:
 async def test_fan_out_reports_dropped_records_as_missing(sandbox: Sandbox) -> None:
     sandbox.faults = Faults(drop_rate=0.05, seed=1, endpoints={"queryIccidInformation"})
     async with sandbox.client() as client:
-        result = await query_iccids(
-            client.query_iccid_information, sandbox.iccids, concurrency=4
-        )
+        result = await client.query_iccids(sandbox.iccids, concurrency=4)
     dropped = sandbox.stats.faults["dropped_record"]
     assert dropped > 0
     assert len(result.missing) == dropped
     assert len(result.records) + len(result.missing) == 300
+
+
+async def test_the_client_over_real_http(sandbox: Sandbox) -> None:
+    async with (
+        sandbox.serve() as base_url,
+        Client(
+            phone_number=sandbox.phone_number,
+            password=sandbox.password,
+            secret_key=sandbox.secret_key,
+            base_url=base_url,
+        ) as client,
+    ):
+        result = await client.query_iccids(sandbox.iccids)
+        balance = await client.get_balance()
+    assert result.ok
+    assert [r.iccid for r in result.records] == sandbox.iccids
+    assert balance.balance == sandbox.balance
