@@ -5,6 +5,7 @@ from ._exceptions import (
     APIError,
     AuthenticationError,
     BatchError,
+    DeadlineExceededError,
     InvalidICCIDError,
     InvalidRequestError,
     IPNotWhitelistedError,
@@ -31,8 +32,16 @@ from ._models import (
     Sku,
     SkuPackages,
 )
+from ._observe import (
+    ChunkEvent,
+    ClientStats,
+    Hooks,
+    RequestEvent,
+    ResponseEvent,
+    RetryEvent,
+)
 from ._results import BatchResult, ChunkResult
-from ._retry import RetryPolicy
+from ._retry import RetryPolicy, deadline
 from ._signing import SignatureStyle
 from ._version import __version__
 
@@ -44,8 +53,12 @@ __all__ = [
     "BatchResult",
     "CardStatus",
     "CardUsage",
+    "ChunkEvent",
     "ChunkResult",
     "Client",
+    "ClientStats",
+    "DeadlineExceededError",
+    "Hooks",
     "IPNotWhitelistedError",
     "IccidStream",
     "InvalidICCIDError",
@@ -61,6 +74,9 @@ __all__ = [
     "Package",
     "PermissionDeniedError",
     "RateLimitedError",
+    "RequestEvent",
+    "ResponseEvent",
+    "RetryEvent",
     "RetryPolicy",
     "SignatureError",
     "SignatureStyle",
@@ -69,4 +85,5 @@ __all__ = [
     "TransportError",
     "UnexpectedResponseError",
     "__version__",
+    "deadline",
 ]

@@ -32,7 +32,7 @@ from collections.abc import (
     Iterator,
 )
 from contextlib import asynccontextmanager, contextmanager
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import anyio
 from anyio.streams.memory import MemoryObjectSendStream
@@ -58,6 +58,14 @@ ROUND_CHUNKS_PER_SLOT = 4
 
 ItemSource = Iterable[T] | AsyncIterable[T]
 FetchChunk = Callable[[list[T]], Awaitable[R]]
+
+
+class Limiter(Protocol):
+    """What bounds the chunks in flight: an ``anyio.Semaphore`` or the like."""
+
+    async def acquire(self) -> None: ...
+
+    def release(self) -> None: ...
 
 
 def check_positive(name: str, value: object) -> None:
@@ -144,12 +152,12 @@ class _Window(Generic[T, R]):
         self,
         chunker: _Chunker[T],
         fetch_chunk: FetchChunk[T, R],
-        concurrency: int,
+        limiter: Limiter,
         send: MemoryObjectSendStream[tuple[int, R]],
     ) -> None:
         self._chunker = chunker
         self._fetch_chunk = fetch_chunk
-        self._limiter = anyio.Semaphore(concurrency)
+        self._limiter = limiter
         self._send = send
 
     async def feed(self, max_chunks: int | None) -> None:
@@ -188,12 +196,12 @@ class _Window(Generic[T, R]):
 async def _open(
     chunker: _Chunker[T],
     fetch_chunk: FetchChunk[T, R],
-    concurrency: int,
+    limiter: Limiter,
     max_chunks: int | None = None,
 ) -> AsyncIterator[AsyncIterator[tuple[int, R]]]:
     """Run the fan-out over *chunker* for as long as the block lasts."""
     send, receive = anyio.create_memory_object_stream[tuple[int, R]]()
-    window = _Window(chunker, fetch_chunk, concurrency, send)
+    window = _Window(chunker, fetch_chunk, limiter, send)
     with _unwrapped_errors(), receive:
         async with anyio.create_task_group() as task_group:
             task_group.start_soon(window.feed, max_chunks)
@@ -209,6 +217,7 @@ async def open_batches(
     *,
     chunk_size: int,
     concurrency: int,
+    limiter: Limiter | None = None,
 ) -> AsyncIterator[AsyncIterator[tuple[int, R]]]:
     """
     Fan *items* out in chunks and yield ``(index, result)`` pairs as chunks complete.
@@ -219,6 +228,9 @@ async def open_batches(
             *chunk_size* items, in input order) and returning its result.
         chunk_size: the most items in one chunk.
         concurrency: the most chunks in flight, and so the most chunk tasks.
+        limiter: what bounds the chunks in flight, instead of a semaphore of
+            *concurrency* slots (one that shrinks under rate limiting, say);
+            it should never allow more than *concurrency*.
 
     Yields:
         An async iterator of ``(index, result)``, *index* being the chunk's
@@ -233,7 +245,8 @@ async def open_batches(
     """
     check_positive("chunk_size", chunk_size)
     check_positive("concurrency", concurrency)
-    async with _open(_Chunker(items, chunk_size), fetch_chunk, concurrency) as results:
+    limiter = limiter or anyio.Semaphore(concurrency)
+    async with _open(_Chunker(items, chunk_size), fetch_chunk, limiter) as results:
         yield results
 
 
@@ -243,6 +256,7 @@ async def run_batches(
     *,
     chunk_size: int,
     concurrency: int,
+    limiter: Limiter | None = None,
 ) -> list[R]:
     """
     Fan *items* out in chunks and return every chunk's result, in input order.
@@ -251,7 +265,11 @@ async def run_batches(
     """
     by_index: dict[int, R] = {}
     async with open_batches(
-        items, fetch_chunk, chunk_size=chunk_size, concurrency=concurrency
+        items,
+        fetch_chunk,
+        chunk_size=chunk_size,
+        concurrency=concurrency,
+        limiter=limiter,
     ) as results:
         async for index, result in results:
             by_index[index] = result
@@ -279,12 +297,14 @@ class BatchRounds(Generic[T, R]):
         *,
         chunk_size: int,
         concurrency: int,
+        limiter: Limiter | None = None,
     ) -> None:
         check_positive("chunk_size", chunk_size)
         check_positive("concurrency", concurrency)
         self._chunker = _Chunker(items, chunk_size)
         self._fetch_chunk = fetch_chunk
         self._concurrency = concurrency
+        self._limiter = limiter
         self._ready: deque[R] = deque()
         self._finished = False
 
@@ -303,8 +323,9 @@ class BatchRounds(Generic[T, R]):
         # Pessimistic: a round that raises or is cancelled ends the iteration.
         self._finished = True
         round_chunks = ROUND_CHUNKS_PER_SLOT * self._concurrency
+        limiter = self._limiter or anyio.Semaphore(self._concurrency)
         async with _open(
-            self._chunker, self._fetch_chunk, self._concurrency, round_chunks
+            self._chunker, self._fetch_chunk, limiter, round_chunks
         ) as results:
             async for _, result in results:
                 self._ready.append(result)

@@ -6,6 +6,7 @@ import enum
 import ipaddress
 import logging
 import ssl
+import weakref
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from datetime import date
 from types import TracebackType
@@ -14,12 +15,15 @@ from typing import Any
 import httpx
 
 from . import _endpoints as ep
+from . import _retry
 from ._exceptions import AuthenticationError
-from ._fanout import IccidStream
+from ._fanout import FanOutHooks, IccidStream
 from ._fanout import query_iccids as _query_iccids
 from ._fanout import stream_iccids as _stream_iccids
+from ._limit import AdaptiveLimiter
 from ._models import Balance, CardUsage, Order, Sku, SkuPackages
-from ._results import BatchResult
+from ._observe import ChunkEvent, ClientStats, Hooks, emit
+from ._results import BatchResult, ChunkResult
 from ._retry import RetryPolicy
 from ._session import DEFAULT_REFRESH_AFTER, Session
 from ._signing import SignatureStyle
@@ -82,6 +86,11 @@ class Client:
             (``{"getSkus": "POST"}``), for accounts that want POST everywhere.
         verify: TLS verification: ``True``, ``False``, a CA bundle path or an
             ``ssl.SSLContext``.
+        deadline: Seconds each call may take in total, retries and waits
+            included (``None``: bounded by *timeout* and *retry* only). See
+            also ``mioesim_async.deadline()`` and the fan-outs' *deadline*.
+        max_per_second: At most this many requests a second, evenly spaced.
+        hooks: Functions told about requests, answers, retries and chunks.
     """
 
     def __init__(
@@ -103,6 +112,9 @@ class Client:
         strict_iccid: bool = False,
         methods: Mapping[str, str] | None = None,
         verify: bool | str | ssl.SSLContext = True,
+        deadline: float | None = None,
+        max_per_second: float | None = None,
+        hooks: Hooks | None = None,
     ) -> None:
         _check_settings(
             secret_key, phone_number, password, token, max_concurrency,
@@ -122,7 +134,13 @@ class Client:
             retry=retry or RetryPolicy(),
             transport=transport,
             verify=_tls(verify),
+            hooks=hooks,
+            max_per_second=max_per_second,
         )
+        if deadline is not None:
+            _retry.expires_after(deadline)  # refuses a nonsensical one now
+        self._deadline = deadline
+        self._limiters: weakref.WeakSet[AdaptiveLimiter] = weakref.WeakSet()
         can_log_in = phone_number is not None and password is not None
         self._session = Session(
             self._log_in if can_log_in else None,
@@ -171,23 +189,42 @@ class Client:
         params: Mapping[str, object],
         *,
         other_order_id: str | None = None,
+        limiter: AdaptiveLimiter | None = None,
     ) -> Any:
-        """Send with a valid token; on ``-1`` log in again once and repeat."""
+        """Send with a valid token within the deadline; on ``-1`` log in
+        again once and repeat."""
         self._ensure_open()
-        endpoint = self._with_method(endpoint)
+        with _retry.until(self._expires_at()):
+            return await self._call_with_token(
+                self._with_method(endpoint), params, other_order_id, limiter
+            )
+
+    async def _call_with_token(
+        self,
+        endpoint: Endpoint,
+        params: Mapping[str, object],
+        other_order_id: str | None,
+        limiter: AdaptiveLimiter | None,
+    ) -> Any:
         token = await self._session.token()
         try:
             return await self._transport.request(
-                endpoint, params, token=token, other_order_id=other_order_id
-            )
+                endpoint, params, token=token, other_order_id=other_order_id,
+                limiter=limiter,
+            )  # fmt: skip
         except AuthenticationError as exc:
             if exc.code != -1 or not self._session.can_log_in:
                 raise
             logger.debug("%s: token refused, logging in again", endpoint.name)
         token = await self._session.refresh(token)
         return await self._transport.request(
-            endpoint, params, token=token, other_order_id=other_order_id
-        )
+            endpoint, params, token=token, other_order_id=other_order_id,
+            limiter=limiter,
+        )  # fmt: skip
+
+    def _expires_at(self) -> float | None:
+        """When a call starting now must end, by the client's default deadline."""
+        return None if self._deadline is None else _retry.expires_after(self._deadline)
 
     async def _call_without_token(
         self,
@@ -486,6 +523,7 @@ class Client:
         *,
         concurrency: int | None = None,
         on_progress: Callable[[int, int | None], object] | None = None,
+        deadline: float | None = None,
     ) -> BatchResult:
         """
         The status and usage of any number of cards, every ICCID accounted for.
@@ -493,11 +531,12 @@ class Client:
         Every ICCID is validated first (nothing is sent if one is invalid) and
         repeats are asked once. The distinct ICCIDs go out in input order, in
         requests of 100, at most *concurrency* at a time (default: the
-        client's ``max_concurrency``). Each request is retried by the read
-        retry policy; a request that still fails fails its own ICCIDs only,
-        and when the failure may come from one card the request is split in
-        halves until that card is isolated. An authentication or signature
-        failure stops the fan-out at once.
+        client's ``max_concurrency``); after HTTP 429 fewer, growing back as
+        answers succeed. Each request is retried by the read retry policy; a
+        request that still fails fails its own ICCIDs only, and when the
+        failure may come from one card the request is split in halves until
+        that card is isolated. An authentication or signature failure stops
+        the fan-out at once.
 
         Args:
             iccids: Any iterable or async iterable of ICCIDs.
@@ -505,6 +544,8 @@ class Client:
             on_progress: A plain function (not awaited) called after each
                 request settles as ``on_progress(done, total)``, in distinct
                 ICCIDs.
+            deadline: Seconds the whole fan-out may take; the ICCIDs not
+                answered by then fail with ``DeadlineExceededError``.
 
         Returns:
             A ``BatchResult``: ``records`` in input order, ``failed``,
@@ -518,12 +559,14 @@ class Client:
             ValueError: *concurrency* is not a positive integer, or exceeds
                 the connection pool.
         """
+        width, fetch, hooks = self._fan_out(concurrency, deadline)
         return await _query_iccids(
-            self.query_iccid_information,
+            fetch,
             iccids,
-            concurrency=self._fan_out_width(concurrency),
+            concurrency=width,
             on_progress=on_progress,
             strict=self.strict_iccid,
+            hooks=hooks,
         )
 
     def stream_iccids(
@@ -532,6 +575,7 @@ class Client:
         *,
         concurrency: int | None = None,
         on_progress: Callable[[int, int | None], object] | None = None,
+        deadline: float | None = None,
     ) -> IccidStream:
         """
         The status and usage of any number of cards, handed out as requests
@@ -550,15 +594,41 @@ class Client:
         *concurrency* requests in flight all along. A failed request's chunk
         has ``error`` set and empty ``records`` and ``missing``. Together the
         chunks cover every distinct ICCID exactly once. *on_progress* gets
-        ``None`` as the total.
+        ``None`` as the total; *deadline* counts from this call.
         """
+        width, fetch, hooks = self._fan_out(concurrency, deadline)
         return _stream_iccids(
-            self.query_iccid_information,
+            fetch,
             iccids,
-            concurrency=self._fan_out_width(concurrency),
+            concurrency=width,
             on_progress=on_progress,
             strict=self.strict_iccid,
+            hooks=hooks,
         )
+
+    def _fan_out(
+        self, concurrency: int | None, deadline: float | None
+    ) -> tuple[int, Callable[[list[str]], Any], FanOutHooks]:
+        """The width, chunk fetcher and hooks of one fan-out."""
+        width = self._fan_out_width(concurrency)
+        expires_at = None if deadline is None else _retry.expires_after(deadline)
+        limiter = AdaptiveLimiter(width)
+        self._limiters.add(limiter)
+
+        async def call(
+            endpoint: Endpoint,
+            params: Mapping[str, object],
+            *,
+            other_order_id: str | None = None,
+        ) -> Any:
+            return await self._call(endpoint, params, limiter=limiter)
+
+        async def fetch(iccids: list[str]) -> list[CardUsage]:
+            with _retry.until(expires_at):
+                return await ep.query_iccid_information(call, iccids)
+
+        hooks = FanOutHooks(limiter, self._may_split, self._on_piece)
+        return width, fetch, hooks
 
     def _fan_out_width(self, concurrency: int | None) -> int:
         """The requests a fan-out may have in flight: never more than the pool."""
@@ -570,6 +640,30 @@ class Client:
                 f"create the client with max_concurrency={width} or more"
             )
         return width
+
+    def _may_split(self) -> bool:
+        """A split sends more requests: it draws on the retry budget."""
+        return self._transport.quota.acquire(after_timeout=False) is not None
+
+    def _on_piece(self, piece: ChunkResult) -> None:
+        event = ChunkEvent(
+            len(piece.iccids), len(piece.records), len(piece.missing), piece.error
+        )
+        emit(self._transport.hooks.on_chunk, event)
+
+    # Figures ----------------------------------------------------------------
+
+    def stats(self) -> ClientStats:
+        """What this client has done so far, and its fan-outs' concurrency now."""
+        counters = self._transport.counters
+        return ClientStats(
+            requests=counters.requests,
+            retries=counters.retries,
+            rate_limited=counters.rate_limited,
+            failures=counters.failures,
+            retry_tokens=self._transport.quota.available,
+            concurrency=sum(limiter.current for limiter in self._limiters),
+        )
 
 
 def _check_settings(

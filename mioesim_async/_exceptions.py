@@ -14,6 +14,7 @@ The errors this library raises, under one root::
     │   ├── OrderStateError
     │   ├── SignatureError
     │   └── IPNotWhitelistedError
+    ├── DeadlineExceededError (also TimeoutError)  the call's deadline ran out
     ├── OrderOutcomeUnknownError              a write that may or may not have happened
     └── BatchError                            from BatchResult.raise_for_errors()
 
@@ -31,6 +32,7 @@ __all__ = [
     "APIError",
     "AuthenticationError",
     "BatchError",
+    "DeadlineExceededError",
     "IPNotWhitelistedError",
     "InvalidICCIDError",
     "InvalidRequestError",
@@ -51,10 +53,14 @@ class MioesimError(Exception):
     The root of every error this library raises on purpose.
 
     *endpoint* is the wire name of the call that failed (``getBalance``,
-    ``login``), or ``None`` where no request was involved.
+    ``login``), or ``None`` where no request was involved. *attempts* is how
+    many times the request was sent and *elapsed* the seconds the call took,
+    retries and waits included (``None`` where no request was involved).
     """
 
     endpoint: str | None = None
+    attempts: int | None = None
+    elapsed: float | None = None
 
 
 class InvalidICCIDError(MioesimError, ValueError):
@@ -195,6 +201,17 @@ class IPNotWhitelistedError(APIError):
             "whitelist for getESIMDetail: write to help@mioesim.com and ask them "
             "to add it"
         )
+
+
+class DeadlineExceededError(MioesimError, TimeoutError):
+    """
+    The call's total deadline ran out (see ``mioesim_async.deadline``). The
+    last failure before it, if any, is the ``__cause__``.
+    """
+
+    def __init__(self, message: str, *, endpoint: str | None = None) -> None:
+        self.endpoint = endpoint
+        super().__init__(message)
 
 
 class OrderOutcomeUnknownError(MioesimError):

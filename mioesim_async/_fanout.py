@@ -38,10 +38,20 @@ from collections.abc import (
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 
-from ._batch import BatchRounds, ItemSource, check_positive, open_batches, run_batches
+import attrs
+
+from ._batch import (
+    BatchRounds,
+    ItemSource,
+    Limiter,
+    check_positive,
+    open_batches,
+    run_batches,
+)
 from ._exceptions import (
     APIError,
     AuthenticationError,
+    DeadlineExceededError,
     IPNotWhitelistedError,
     MioesimError,
     PermissionDeniedError,
@@ -54,6 +64,7 @@ from ._results import BatchResult, ChunkResult
 
 __all__ = [
     "CHUNK_SIZE",
+    "FanOutHooks",
     "IccidStream",
     "SeenIccids",
     "is_account_wide",
@@ -72,6 +83,7 @@ Fetch = Callable[[list[str]], Awaitable[list[CardUsage]]]
 ProgressCallback = Callable[[int, "int | None"], object]
 
 _ACCOUNT_WIDE = (
+    DeadlineExceededError,
     AuthenticationError,
     SignatureError,
     PermissionDeniedError,
@@ -83,7 +95,7 @@ def is_account_wide(error: MioesimError) -> bool:
     """
     Whether *error* refuses the account itself, so every other request would
     fail alike: bad credentials, a wrong signature, no permission, an IP
-    address not on the whitelist.
+    address not on the whitelist; or ends the fan-out: its deadline ran out.
     """
     return isinstance(error, _ACCOUNT_WIDE)
 
@@ -179,16 +191,35 @@ class SeenIccids:
         return True
 
 
+@attrs.frozen
+class FanOutHooks:
+    """What the caller of a fan-out wants to hear about, and be asked."""
+
+    limiter: Limiter | None = None
+    """Bounds the requests in flight instead of a plain semaphore."""
+    may_split: Callable[[], bool] | None = None
+    """Asked before a failed chunk is split; ``False`` fails it whole (say,
+    when the retry budget is spent, so an outage is not multiplied)."""
+    on_piece: Callable[[ChunkResult], object] | None = None
+    """Told each outcome as it settles."""
+
+
 class _IccidFanOut:
     """One fan-out's state: the ICCIDs seen, how many settled, and whether an
     account-wide failure stopped it."""
 
     def __init__(
-        self, fetch: Fetch, *, strict: bool, on_progress: ProgressCallback | None
+        self,
+        fetch: Fetch,
+        *,
+        strict: bool,
+        on_progress: ProgressCallback | None,
+        hooks: FanOutHooks | None = None,
     ) -> None:
         self._fetch = fetch
         self._strict = strict
         self._on_progress = on_progress
+        self._hooks = hooks or FanOutHooks()
         self.total: int | None = None
         self._settled = 0
         self._seen = SeenIccids()
@@ -237,6 +268,9 @@ class _IccidFanOut:
     async def settle_chunk(self, iccids: list[str]) -> list[ChunkResult]:
         """Ask for one chunk until each of its ICCIDs has an outcome."""
         pieces = await self._settle(iccids)
+        if self._hooks.on_piece is not None:
+            for piece in pieces:
+                self._hooks.on_piece(piece)
         self._settled += len(iccids)
         if self._on_progress is not None:
             _report_progress(self._on_progress, self._settled, self.total)
@@ -253,13 +287,16 @@ class _IccidFanOut:
             return await self._settle_failure(iccids, error)
         return [match_records(iccids, records)]
 
+    def _may_split(self) -> bool:
+        return self._hooks.may_split is None or self._hooks.may_split()
+
     async def _settle_failure(
         self, iccids: list[str], error: MioesimError
     ) -> list[ChunkResult]:
         """Fail *iccids* with *error*, or isolate its cause by halves."""
         if is_account_wide(error) and self._halted_by is None:
             self._halted_by = error
-        if len(iccids) == 1 or not is_chunk_specific(error):
+        if len(iccids) == 1 or not is_chunk_specific(error) or not self._may_split():
             return [ChunkResult(iccids, error=error)]
         # Halves one after the other: the chunk holds one slot of the limiter,
         # so a split never puts more requests in flight than `concurrency`.
@@ -275,6 +312,7 @@ async def query_iccids(
     concurrency: int,
     on_progress: ProgressCallback | None = None,
     strict: bool = False,
+    hooks: FanOutHooks | None = None,
 ) -> BatchResult:
     """
     Ask for the usage of any number of ICCIDs, in chunks of 100, in parallel.
@@ -292,6 +330,7 @@ async def query_iccids(
             out of *total* distinct ICCIDs. Not awaited; coroutine functions
             are refused.
         strict: also check each ICCID's Luhn digit.
+        hooks: a limiter, a split guard and an outcome listener.
 
     Returns:
         A ``BatchResult`` in which every distinct ICCID is in exactly one of
@@ -309,11 +348,15 @@ async def query_iccids(
     """
     check_positive("concurrency", concurrency)
     _check_progress_callback(on_progress)
-    fan_out = _IccidFanOut(fetch, strict=strict, on_progress=on_progress)
+    fan_out = _IccidFanOut(fetch, strict=strict, on_progress=on_progress, hooks=hooks)
     distinct = await fan_out.collect_distinct(iccids)
     fan_out.total = len(distinct)
     settled = await run_batches(
-        distinct, fan_out.settle_chunk, chunk_size=CHUNK_SIZE, concurrency=concurrency
+        distinct,
+        fan_out.settle_chunk,
+        chunk_size=CHUNK_SIZE,
+        concurrency=concurrency,
+        limiter=hooks.limiter if hooks else None,
     )
     return BatchResult.from_chunks(
         itertools.chain.from_iterable(settled), fan_out.duplicates
@@ -327,6 +370,7 @@ def stream_iccids(
     concurrency: int,
     on_progress: ProgressCallback | None = None,
     strict: bool = False,
+    hooks: FanOutHooks | None = None,
 ) -> IccidStream:
     """
     Ask for the usage of any number of ICCIDs, handing results out as they come.
@@ -347,9 +391,10 @@ def stream_iccids(
     check_positive("concurrency", concurrency)
     _check_progress_callback(on_progress)
     return IccidStream(
-        _IccidFanOut(fetch, strict=strict, on_progress=on_progress),
+        _IccidFanOut(fetch, strict=strict, on_progress=on_progress, hooks=hooks),
         iccids,
         concurrency,
+        hooks.limiter if hooks else None,
     )
 
 
@@ -377,11 +422,16 @@ class IccidStream:
     """
 
     def __init__(
-        self, fan_out: _IccidFanOut, iccids: ItemSource[object], concurrency: int
+        self,
+        fan_out: _IccidFanOut,
+        iccids: ItemSource[object],
+        concurrency: int,
+        limiter: Limiter | None = None,
     ) -> None:
         self._fan_out = fan_out
         self._distinct = fan_out.distinct(iccids)
         self._concurrency = concurrency
+        self._limiter = limiter
         self._pending: deque[ChunkResult] = deque()
         self._next_pieces: Callable[[], Awaitable[_Pieces]] | None = None
         self._window: _Window | None = None
@@ -409,6 +459,7 @@ class IccidStream:
             self._fan_out.settle_chunk,
             chunk_size=CHUNK_SIZE,
             concurrency=self._concurrency,
+            limiter=self._limiter,
         )
         self._next_pieces = functools.partial(
             _next_value, await self._window.__aenter__()
@@ -432,6 +483,7 @@ class IccidStream:
             self._fan_out.settle_chunk,
             chunk_size=CHUNK_SIZE,
             concurrency=self._concurrency,
+            limiter=self._limiter,
         )
         return rounds.__anext__
 

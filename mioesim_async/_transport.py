@@ -13,9 +13,11 @@ import logging
 import re
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, NoReturn
 
+import anyio
 import attrs
 import httpx
 
@@ -23,6 +25,7 @@ from . import _retry
 from ._exceptions import (
     APIError,
     AuthenticationError,
+    DeadlineExceededError,
     InvalidRequestError,
     IPNotWhitelistedError,
     MioesimError,
@@ -35,7 +38,16 @@ from ._exceptions import (
     TransportError,
     UnexpectedResponseError,
 )
-from ._retry import RetryPolicy, parse_retry_after
+from ._limit import AdaptiveLimiter, Pacer
+from ._observe import (
+    Counters,
+    Hooks,
+    RequestEvent,
+    ResponseEvent,
+    RetryEvent,
+    emit,
+)
+from ._retry import RetryPolicy, RetryQuota, parse_retry_after
 from ._signing import SignatureStyle, SigningAuth, render_params
 
 __all__ = ["Endpoint", "Kind", "Transport", "error_for_code", "mask_secrets"]
@@ -165,6 +177,11 @@ def _content_type(response: httpx.Response) -> str:
     return str(response.headers.get("content-type", "no content type"))
 
 
+@contextmanager
+def _no_limit() -> Iterator[None]:
+    yield
+
+
 # httpx errors raised before the request could have left this machine.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
@@ -175,6 +192,28 @@ class _Retryable(Exception):
     def __init__(self, error: MioesimError, retry_after: float | None = None) -> None:
         self.error = error
         self.retry_after = retry_after
+
+
+@attrs.define
+class _Call:
+    """One call in progress: what is sent, and what it has cost so far."""
+
+    endpoint: Endpoint
+    params: dict[str, str]
+    token: str | None
+    other_order_id: str | None
+    limiter: AdaptiveLimiter | None
+    iccids: int
+    started: float = attrs.field(factory=time.monotonic)
+    attempt: int = 1
+    retry_tokens: int = 0
+
+
+def _iccid_count(params: Mapping[str, str]) -> int:
+    """How many ICCIDs a request asks about, for logs and hooks."""
+    if "iccids" in params:
+        return params["iccids"].count(",") + 1
+    return 1 if "iccid" in params else 0
 
 
 class Transport:
@@ -194,11 +233,14 @@ class Transport:
         retry: RetryPolicy,
         transport: httpx.AsyncBaseTransport | None = None,
         verify: bool | ssl.SSLContext = True,
+        hooks: Hooks | None = None,
+        max_per_second: float | None = None,
     ) -> None:
         install_log_filter()
         self._secret_key = secret_key
         self._style = signature_style
         self._retry = retry
+        self._timeout = timeout
         self._http = httpx.AsyncClient(
             base_url=base_url,
             timeout=timeout,
@@ -211,6 +253,10 @@ class Transport:
             headers={"User-Agent": "mioesim-async"},
         )
         self.max_connections = max_connections
+        self.hooks = hooks or Hooks()
+        self.quota = RetryQuota.of(retry)
+        self.counters = Counters()
+        self._pacer = Pacer(max_per_second) if max_per_second else None
 
     def __repr__(self) -> str:
         return f"<Transport {self._http.base_url} style={self._style.name}>"
@@ -231,69 +277,162 @@ class Transport:
         *,
         token: str | None,
         other_order_id: str | None = None,
+        limiter: AdaptiveLimiter | None = None,
     ) -> Any:
         """
         Send *params* to *endpoint* signed with *token*, retrying reads on
-        transient faults; returns the answer's ``data``.
+        transient faults within the retry budget and the current deadline;
+        returns the answer's ``data``.
+
+        *limiter*, when the call is part of a fan-out, hears about 429s and
+        successes.
         """
         rendered = render_params(params)
-        attempt = 1
+        call = _Call(
+            endpoint, rendered, token, other_order_id, limiter, _iccid_count(rendered)
+        )
         while True:
             try:
-                return await self._attempt(endpoint, rendered, token, other_order_id)
+                data = await self._attempt(call)
             except _Retryable as failure:
-                wait = self._retry.wait(attempt, failure.retry_after)
-                if attempt >= self._retry.attempts or wait is None:
-                    raise failure.error from failure.error.__cause__
-                error_name = type(failure.error).__name__
-            logger.debug(
-                "retrying %s after %s (attempt %d, waiting %.2fs)",
-                endpoint.name,
-                error_name,
-                attempt,
-                wait,
-            )
-            await _retry.sleep(wait)
-            attempt += 1
+                transient = failure.error
+                wait = self._wait_before_retry(call, failure)
+            except MioesimError as error:
+                raise self._failed(call, error) from error.__cause__
+            else:
+                self.quota.refill(call.retry_tokens)
+                return data
+            await self._retry_after(call, transient, wait)
 
-    async def _attempt(
-        self,
-        endpoint: Endpoint,
-        params: dict[str, str],
-        token: str | None,
-        other_order_id: str | None,
-    ) -> Any:
+    async def _retry_after(self, call: _Call, error: MioesimError, wait: float) -> None:
+        """Report the retry, wait, and count the next attempt."""
+        event = RetryEvent(call.endpoint.name, call.attempt, error, wait)
+        emit(self.hooks.on_retry, event)
+        logger.debug(
+            "retrying %s after %s (attempt %d, waiting %.2fs)",
+            event.endpoint,
+            type(error).__name__,
+            event.attempt,
+            wait,
+        )
+        await _retry.sleep(wait)
+        call.attempt += 1
+        self.counters.retries += 1
+
+    def _wait_before_retry(self, call: _Call, failure: _Retryable) -> float:
+        """How long to wait before the next attempt; raises when there is none."""
+        error = failure.error
+        wait = self._retry.wait(call.attempt, failure.retry_after)
+        if call.attempt >= self._retry.attempts or wait is None:
+            raise self._failed(call, error) from error.__cause__
+        left = _retry.remaining()
+        if left is not None and wait >= left:
+            raise self._failed(call, _out_of_time(call.endpoint, error)) from error
+        tokens = self.quota.acquire(after_timeout=isinstance(error, TransportError))
+        if tokens is None:
+            logger.debug("%s: retry budget spent, failing fast", call.endpoint.name)
+            raise self._failed(call, error) from error.__cause__
+        call.retry_tokens += tokens
+        return wait
+
+    def _failed(self, call: _Call, error: MioesimError) -> MioesimError:
+        """*error*, with the attempts and time the call took."""
+        error.attempts = call.attempt
+        error.elapsed = time.monotonic() - call.started
+        self.counters.failures += 1
+        logger.info(
+            "%s %s failed after %d attempt(s) in %.3fs: %s",
+            call.endpoint.method,
+            call.endpoint.name,
+            call.attempt,
+            error.elapsed,
+            type(error).__name__,
+        )
+        return error
+
+    async def _attempt(self, call: _Call) -> Any:
+        endpoint = call.endpoint
+        left = _retry.remaining()
+        if left is not None and left <= 0:
+            raise _out_of_time(endpoint)  # not sent: safe for orders too
+        if self._pacer is not None:
+            await self._pacer.wait()
+        generation = call.limiter.generation if call.limiter else 0
+        emit(self.hooks.on_request, RequestEvent(
+            endpoint.name, endpoint.method, call.attempt, call.iccids))  # fmt: skip
+        self.counters.requests += 1
         started = time.monotonic()
-        response = await self._send(endpoint, params, token, other_order_id)
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug(
-                "%s %s -> HTTP %d in %.3fs",
-                endpoint.method,
-                endpoint.name,
-                response.status_code,
-                time.monotonic() - started,
-            )
-        self._check_status(endpoint, response, other_order_id)
-        return unwrap(endpoint, response)
+        response = await self._send(call, left)
+        elapsed = time.monotonic() - started
+        try:
+            self._check_status(endpoint, response, call.other_order_id)
+            data = unwrap(endpoint, response)
+        except _Retryable:
+            self._observe(call, response, None, elapsed)
+            if response.status_code == 429 and call.limiter is not None:
+                call.limiter.on_rate_limited(generation)
+            raise
+        except APIError as error:
+            self._observe(call, response, error.code, elapsed)
+            raise
+        self._observe(call, response, endpoint.success_code, elapsed)
+        if call.limiter is not None:
+            call.limiter.on_success()
+        return data
 
-    async def _send(
-        self,
-        endpoint: Endpoint,
-        params: dict[str, str],
-        token: str | None,
-        other_order_id: str | None,
-    ) -> httpx.Response:
+    def _observe(
+        self, call: _Call, response: httpx.Response, code: int | None, elapsed: float
+    ) -> None:
+        """Count, log and report one answer."""
+        if response.status_code == 429:
+            self.counters.rate_limited += 1
+        event = ResponseEvent(
+            call.endpoint.name,
+            call.endpoint.method,
+            call.attempt,
+            call.iccids,
+            response.status_code,
+            code,
+            elapsed,
+        )
+        emit(self.hooks.on_response, event)
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(
+                "%s %s -> HTTP %d code=%s attempt=%d iccids=%d in %.3fs",
+                event.method,
+                event.endpoint,
+                event.status,
+                event.code,
+                event.attempt,
+                event.iccids,
+                event.elapsed,
+            )
+
+    async def _send(self, call: _Call, left: float | None) -> httpx.Response:
+        endpoint = call.endpoint
         if endpoint.method == "GET":
-            request = self._http.build_request("GET", endpoint.path, params=params)
+            request = self._http.build_request(
+                "GET",
+                endpoint.path,
+                params=call.params,
+                timeout=_within(self._timeout, left),
+            )
         else:
             request = self._http.build_request(
-                endpoint.method, endpoint.path, data=params
-            )
-        auth = SigningAuth(self._secret_key, self._style, token)
+                endpoint.method, endpoint.path, data=call.params,
+                timeout=_within(self._timeout, left),
+            )  # fmt: skip
+        auth = SigningAuth(self._secret_key, self._style, call.token)
         try:
-            return await self._http.send(request, auth=auth)
+            with anyio.fail_after(left) if left is not None else _no_limit():
+                return await self._http.send(request, auth=auth)
         except httpx.TransportError as exc:
-            self._raise_transport_error(endpoint, exc, other_order_id)
+            self._raise_transport_error(endpoint, exc, call.other_order_id)
+        except TimeoutError:
+            if endpoint.kind is Kind.ORDER:
+                problem = "its deadline ran out while waiting for the answer"
+                raise _outcome_unknown(endpoint, problem, call.other_order_id) from None
+            raise _out_of_time(endpoint) from None
 
     def _raise_transport_error(
         self,
@@ -348,6 +487,32 @@ class Transport:
         if status >= 500 and endpoint.kind is Kind.READ:
             raise _Retryable(error)
         raise error
+
+
+def _out_of_time(
+    endpoint: Endpoint, last_error: MioesimError | None = None
+) -> DeadlineExceededError:
+    """The error of a call whose deadline ran out."""
+    after = f" after {type(last_error).__name__}: {last_error}" if last_error else ""
+    return DeadlineExceededError(
+        f"{endpoint.name}: the deadline ran out{after}", endpoint=endpoint.name
+    )
+
+
+def _within(timeout: httpx.Timeout, left: float | None) -> httpx.Timeout:
+    """*timeout* with no phase longer than the *left* seconds of a deadline."""
+    if left is None:
+        return timeout
+    return httpx.Timeout(
+        connect=_shorter(timeout.connect, left),
+        read=_shorter(timeout.read, left),
+        write=_shorter(timeout.write, left),
+        pool=_shorter(timeout.pool, left),
+    )
+
+
+def _shorter(phase: float | None, left: float) -> float:
+    return left if phase is None else min(phase, left)
 
 
 def _outcome_unknown(
