@@ -315,7 +315,16 @@ class Transport:
             event.attempt,
             wait,
         )
-        await _retry.sleep(wait)
+        if call.limiter is not None and isinstance(error, RateLimitedError):
+            # Wait outside the fan-out's limit, and come back only when the
+            # lowered limit has room: else in-flight retries keep hammering.
+            call.limiter.release()
+            try:
+                await _retry.sleep(wait)
+            finally:
+                await call.limiter.acquire()
+        else:
+            await _retry.sleep(wait)
         call.attempt += 1
         self.counters.retries += 1
 
