@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 import ipaddress
 import logging
 import ssl
@@ -206,21 +207,21 @@ class Client:
         other_order_id: str | None,
         limiter: AdaptiveLimiter | None,
     ) -> Any:
+        send = functools.partial(
+            self._transport.request,
+            endpoint,
+            params,
+            other_order_id=other_order_id,
+            limiter=limiter,
+        )
         token = await self._session.token()
         try:
-            return await self._transport.request(
-                endpoint, params, token=token, other_order_id=other_order_id,
-                limiter=limiter,
-            )  # fmt: skip
+            return await send(token=token)
         except AuthenticationError as exc:
             if exc.code != -1 or not self._session.can_log_in:
                 raise
             logger.debug("%s: token refused, logging in again", endpoint.name)
-        token = await self._session.refresh(token)
-        return await self._transport.request(
-            endpoint, params, token=token, other_order_id=other_order_id,
-            limiter=limiter,
-        )  # fmt: skip
+        return await send(token=await self._session.refresh(token))
 
     def _expires_at(self) -> float | None:
         """When a call starting now must end, by the client's default deadline."""
