@@ -78,7 +78,10 @@ class Client:
         retry: How reads are retried; ``RetryPolicy(attempts=1)`` turns it off.
         transport: Any ``httpx.AsyncBaseTransport``, used instead of the
             network (tests, the sandbox, custom stacks).
-        http_backend: ``"httpx"``.
+        http_backend: ``"httpx"`` (asyncio and trio), or ``"aiohttp"``
+            (extra ``aiohttp``; asyncio only): httpx still builds, signs and
+            reads every request, aiohttp's pool does the I/O, which stays fast
+            as concurrency grows.
         login_method: ``"form"`` (POST form, the default) or ``"query"`` (GET).
         token_refresh_after: Seconds after which a token is replaced before
             use; tokens live 2 hours.
@@ -126,15 +129,21 @@ class Client:
         self._phone_number = phone_number
         self._password = password
         self._methods = _method_overrides(methods or {}, login_method)
+        pool = max(max_concurrency, _MIN_POOL)
+        tls = _tls(verify)
+        if http_backend == "aiohttp":
+            if transport is not None:
+                raise ValueError("give transport= or http_backend='aiohttp', not both")
+            transport = _aiohttp_transport(pool, tls)
         self._transport = Transport(
             base_url=base_url,
             secret_key=secret_key,
             signature_style=signature_style,
             timeout=_timeout(timeout),
-            max_connections=max(max_concurrency, _MIN_POOL),
+            max_connections=pool,
             retry=retry or RetryPolicy(),
             transport=transport,
-            verify=_tls(verify),
+            verify=tls,
             hooks=hooks,
             max_per_second=max_per_second,
         )
@@ -685,8 +694,10 @@ def _check_settings(
         raise ValueError("give phone_number and password, or a token")
     if max_concurrency < 1:
         raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency!r}")
-    if http_backend != "httpx":
-        raise ValueError(f"http_backend must be 'httpx', got {http_backend!r}")
+    if http_backend not in ("httpx", "aiohttp"):
+        raise ValueError(
+            f"http_backend must be 'httpx' or 'aiohttp', got {http_backend!r}"
+        )
     if login_method not in _LOGIN_METHODS:
         raise ValueError(
             f"login_method must be 'form' or 'query', got {login_method!r}"
@@ -704,6 +715,15 @@ def _method_overrides(methods: Mapping[str, str], login_method: str) -> dict[str
             raise ValueError(f"methods[{name!r}]: expected GET or POST, got {method!r}")
         overrides[name] = method.upper()
     return overrides
+
+
+def _aiohttp_transport(
+    max_connections: int, verify: bool | ssl.SSLContext
+) -> httpx.AsyncBaseTransport:
+    """The aiohttp backend; imported only when asked for, as it is an extra."""
+    from ._aiohttp import AiohttpTransport
+
+    return AiohttpTransport(max_connections=max_connections, verify=verify)
 
 
 def _timeout(timeout: float | httpx.Timeout) -> httpx.Timeout:

@@ -581,6 +581,10 @@ class TestSettings:
             ({"phone_number": None, "password": None}, "or a token"),
             ({"max_concurrency": 0}, "max_concurrency"),
             ({"http_backend": "curl"}, "http_backend"),
+            (
+                {"http_backend": "aiohttp", "transport": httpx.MockTransport(print)},
+                "not both",
+            ),
             ({"login_method": "json"}, "login_method"),
             ({"methods": {"nope": "GET"}}, "unknown endpoint 'nope'"),
             ({"methods": {"getSkus": "PUT"}}, "GET or POST"),
@@ -682,3 +686,15 @@ class TestMoreArguments:
 
     def test_repr_without_phone_number(self):
         assert "phone=none" in repr(mio.Client(token="t", secret_key="s"))
+
+
+class TestAiohttpBackend:
+    @pytest.mark.parametrize("anyio_backend", ["trio"])
+    async def test_under_trio_it_says_so(self, anyio_backend):
+        """The aiohttp backend is asyncio only; under trio the error says what to do."""
+        async with mio.Client(
+            token=TOKEN, secret_key=SECRET, base_url="http://127.0.0.1:9",
+            http_backend="aiohttp",
+        ) as client:  # fmt: skip
+            with pytest.raises(RuntimeError, match="http_backend='httpx'"):
+                await client.get_skus()
