@@ -130,8 +130,7 @@ async def login(call: Call, phone_number: str, password: str) -> str:
 
 
 async def get_skus(call: Call) -> list[Sku]:
-    data = await call(GET_SKUS, {})
-    return parse(GET_SKUS, data, list[Sku])
+    return await _read(call, GET_SKUS, {}, list[Sku])
 
 
 async def get_sku_by_group(call: Call) -> dict[str, list[Sku]]:
@@ -141,23 +140,19 @@ async def get_sku_by_group(call: Call) -> dict[str, list[Sku]]:
 
 
 async def get_dp_support_sku_info(call: Call, dp_id: int | str) -> list[Sku]:
-    data = await call(GET_DP_SUPPORT_SKU_INFO, {"dpId": dp_id})
-    return parse(GET_DP_SUPPORT_SKU_INFO, data, list[Sku])
+    return await _read(call, GET_DP_SUPPORT_SKU_INFO, {"dpId": dp_id}, list[Sku])
 
 
 async def get_packages(call: Call, sku_id: int | str) -> SkuPackages:
-    data = await call(GET_PACKAGES, {"skuId": sku_id})
-    return parse(GET_PACKAGES, data, SkuPackages)
+    return await _read(call, GET_PACKAGES, {"skuId": sku_id}, SkuPackages)
 
 
 async def get_order_info(call: Call, order_num: str) -> Order:
-    data = await call(GET_ORDER_INFO, {"orderNum": order_num})
-    return parse(GET_ORDER_INFO, data, Order)
+    return await _read(call, GET_ORDER_INFO, {"orderNum": order_num}, Order)
 
 
 async def get_balance(call: Call) -> Balance:
-    data = await call(GET_BALANCE, {})
-    return parse(GET_BALANCE, data, Balance)
+    return await _read(call, GET_BALANCE, {}, Balance)
 
 
 async def add_esim_order(
@@ -328,8 +323,7 @@ async def get_pdf_links(
     """The PDF link of each card of *order_num* (or of *iccids*)."""
     cards = None if iccids is None else _some_iccids(iccids, strict=strict)
     params = {"type": "link", "orderId": order_num, "iccids": cards}
-    data = await call(HANDLER_ESIM_PDF_LINK, params)
-    return parse(HANDLER_ESIM_PDF_LINK, data or {}, dict[str, str])
+    return await _read(call, HANDLER_ESIM_PDF_LINK, params, dict[str, str])
 
 
 async def send_pdf_email(
@@ -358,36 +352,43 @@ async def send_pdf_email(
 async def get_iccid_support_sku(
     call: Call, iccid: str, *, strict: bool = False
 ) -> list[Sku]:
-    params = {"iccid": normalize_iccid(iccid, strict=strict)}
-    data = await call(GET_ICCID_SUPPORT_SKU, params)
-    return parse(GET_ICCID_SUPPORT_SKU, data or [], list[Sku])
+    return await _by_iccid(call, GET_ICCID_SUPPORT_SKU, iccid, strict, list[Sku])
 
 
 async def get_iccid_support_package_info(
     call: Call, iccid: str, *, strict: bool = False
 ) -> list[SkuPackages]:
-    params = {"iccid": normalize_iccid(iccid, strict=strict)}
-    data = await call(GET_ICCID_SUPPORT_PACKAGE_INFO, params)
-    return parse(GET_ICCID_SUPPORT_PACKAGE_INFO, data or [], list[SkuPackages])
+    endpoint = GET_ICCID_SUPPORT_PACKAGE_INFO
+    return await _by_iccid(call, endpoint, iccid, strict, list[SkuPackages])
 
 
 async def get_esim_detail(call: Call, iccid: str, *, strict: bool = False) -> CardUsage:
-    params = {"iccid": normalize_iccid(iccid, strict=strict)}
-    data = await call(GET_ESIM_DETAIL, params)
-    return parse(GET_ESIM_DETAIL, data, CardUsage)
+    return await _by_iccid(call, GET_ESIM_DETAIL, iccid, strict, CardUsage)
+
+
+async def get_history_detail(
+    call: Call, iccid: str, *, strict: bool = False
+) -> list[Order]:
+    return await _by_iccid(call, GET_HISTORY_DETAIL, iccid, strict, list[Order])
 
 
 async def query_iccid_information(
     call: Call, iccids: Sequence[str], *, strict: bool = False
 ) -> list[CardUsage]:
     params = {"iccids": iccid_batch(iccids, strict=strict)}
-    data = await call(QUERY_ICCID_INFORMATION, params)
-    return parse(QUERY_ICCID_INFORMATION, data or [], list[CardUsage])
+    return await _read(call, QUERY_ICCID_INFORMATION, params, list[CardUsage])
 
 
-async def get_history_detail(
-    call: Call, iccid: str, *, strict: bool = False
-) -> list[Order]:
+async def _by_iccid(
+    call: Call, endpoint: Endpoint, iccid: str, strict: bool, cl: type[T]
+) -> T:
+    """Read *endpoint* about one card."""
     params = {"iccid": normalize_iccid(iccid, strict=strict)}
-    data = await call(GET_HISTORY_DETAIL, params)
-    return parse(GET_HISTORY_DETAIL, data or [], list[Order])
+    return await _read(call, endpoint, params, cl)
+
+
+async def _read(
+    call: Call, endpoint: Endpoint, params: Mapping[str, object], cl: type[T]
+) -> T:
+    """Call *endpoint* and structure its ``data`` as *cl*."""
+    return parse(endpoint, await call(endpoint, params), cl)

@@ -13,7 +13,6 @@ import pytest
 import respx
 
 import mioesim_async as mio
-from mioesim_async import _retry
 
 pytestmark = pytest.mark.anyio
 
@@ -149,17 +148,6 @@ async def client(api: respx.MockRouter) -> AsyncIterator[mio.Client]:
         transport=httpx.MockTransport(api.async_handler),
     ) as client:
         yield client
-
-
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    recorded: list[float] = []
-
-    async def fake_sleep(seconds: float) -> None:
-        recorded.append(seconds)
-
-    monkeypatch.setattr(_retry, "sleep", fake_sleep)
-    return recorded
 
 
 class TestReads:

@@ -41,17 +41,6 @@ def client_for(handler: Handler, **kwargs: object) -> mio.Client:
     )
 
 
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    recorded: list[float] = []
-
-    async def fake_sleep(seconds: float) -> None:
-        recorded.append(seconds)
-
-    monkeypatch.setattr(_retry, "sleep", fake_sleep)
-    return recorded
-
-
 class TestDeadline:
     async def test_a_hanging_answer_ends_at_the_deadline(self):
         """A server that never answers costs the deadline, not the timeout."""

@@ -19,7 +19,6 @@ from mioesim_async import (
     SignatureError,
     TransportError,
     UnexpectedResponseError,
-    _retry,
 )
 from mioesim_async._retry import RetryPolicy
 from mioesim_async._signing import SignatureStyle
@@ -39,18 +38,6 @@ WRITE = Endpoint("handlerEsimPdf", "/api_esim/handlerEsimPdf", "POST", Kind.WRIT
 DETAIL = Endpoint("getESIMDetail", "/api_esim/getESIMDetail")
 
 Handler = Callable[[httpx.Request], httpx.Response]
-
-
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Waits between attempts, recorded instead of slept."""
-    recorded: list[float] = []
-
-    async def fake_sleep(seconds: float) -> None:
-        recorded.append(seconds)
-
-    monkeypatch.setattr(_retry, "sleep", fake_sleep)
-    return recorded
 
 
 class Script:
