@@ -8,22 +8,24 @@ them. It prints the growth of the peak resident set size (``VmHWM`` from
 ``/proc/self/status``, else ``ru_maxrss``) beside the 50 MB target, and the
 elapsed time.
 
-The stream under test is built by an ``OpenStream`` function, so the same
-measurement can run through a ``Client`` wired to an in-process transport:
-pass ``lambda iccids: client.stream_iccids(iccids, concurrency=n)``.
+With ``--through client`` the same stream runs through the whole library: a
+``Client`` whose ``httpx.MockTransport`` answers ``queryIccidInformation`` in
+process with the JSON the API sends, so signing, envelopes and decoding count.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import sys
 import time
 from collections.abc import AsyncIterable, Callable, Iterator
 
 import anyio
+import httpx
 
-from mioesim_async import CardStatus, CardUsage
+from mioesim_async import CardStatus, CardUsage, Client
 from mioesim_async._fanout import stream_iccids
 from mioesim_async._results import ChunkResult
 
@@ -55,6 +57,26 @@ def _usage(iccid: str) -> CardUsage:
     )
 
 
+def answer(request: httpx.Request) -> httpx.Response:
+    """``queryIccidInformation`` answered in process, one record per ICCID."""
+    iccids = request.url.params["iccids"].split(",")
+    records = [
+        {"iccid": iccid, "dpStatus": "ACTIVE", "usedMB": "512.25", "totalMB": 1024}
+        for iccid in iccids
+    ]
+    body = {"code": 0, "message": "success", "data": records}
+    return httpx.Response(200, content=json.dumps(body).encode())
+
+
+async def drain_through_client(count: int, concurrency: int) -> tuple[int, int]:
+    """``drain`` through a ``Client`` on an in-process transport."""
+    transport = httpx.MockTransport(answer)
+    async with Client(token="t", secret_key="k", transport=transport) as client:
+        return await drain(
+            lambda iccids: client.stream_iccids(iccids, concurrency=concurrency), count
+        )
+
+
 def peak_rss_mb() -> float:
     """The process's peak resident set size so far, in MB."""
     try:
@@ -83,6 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--count", type=int, default=1_000_000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--backend", choices=["asyncio", "trio"], default="asyncio")
+    parser.add_argument("--through", choices=["fan-out", "client"], default="fan-out")
     args = parser.parse_args(argv)
 
     def open_stream(iccids: Iterator[str]) -> AsyncIterable[ChunkResult]:
@@ -90,12 +113,22 @@ def main(argv: list[str] | None = None) -> None:
 
     before = peak_rss_mb()
     started = time.perf_counter()
-    chunks, records = anyio.run(drain, open_stream, args.count, backend=args.backend)
+    if args.through == "client":
+        chunks, records = anyio.run(
+            drain_through_client, args.count, args.concurrency, backend=args.backend
+        )
+    else:
+        chunks, records = anyio.run(
+            drain, open_stream, args.count, backend=args.backend
+        )
     elapsed = time.perf_counter() - started
     growth = peak_rss_mb() - before
     assert records == args.count, (records, args.count)
     verdict = "within" if growth <= TARGET_MB else "OVER"
-    print(f"{args.count:,} ICCIDs in {chunks:,} chunks, concurrency {args.concurrency}")
+    print(
+        f"{args.count:,} ICCIDs in {chunks:,} chunks through the {args.through}, "
+        f"concurrency {args.concurrency}"
+    )
     print(f"elapsed: {elapsed:.1f} s ({args.count / elapsed:,.0f} ICCIDs/s)")
     print(f"peak RSS growth: {growth:.1f} MB ({verdict} the {TARGET_MB:.0f} MB target)")
 
