@@ -29,19 +29,6 @@ HANG_MARGIN = 10.0
 PATIENT = mio.RetryPolicy(attempts=10, budget=1_000_000)
 
 
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Backoff and Retry-After waits, recorded instead of waited."""
-    recorded: list[float] = []
-
-    async def fake_sleep(seconds: float) -> None:
-        recorded.append(seconds)
-        await anyio.lowlevel.checkpoint()
-
-    monkeypatch.setattr(_retry, "sleep", fake_sleep)
-    return recorded
-
-
 def make_sandbox(cards: int = 2000, **faults: object) -> Sandbox:
     return Sandbox(cards=cards, seed=0, today=TODAY, faults=Faults(**faults))  # type: ignore[arg-type]
 
