@@ -204,6 +204,32 @@ def test_wrong_credentials_stop_a_poll_before_any_row(
     assert "not-the-password" not in captured.err
 
 
+def test_a_refused_token_stops_a_poll_with_every_row_written(
+    account: Sandbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv("MIOESIM_PHONE_NUMBER")
+    monkeypatch.delenv("MIOESIM_PASSWORD")
+    monkeypatch.setenv("MIOESIM_TOKEN", "not-a-token")
+    wanted = account.iccids[:120]
+    source = write_iccids(tmp_path / "cards.txt", wanted)
+
+    code = run("poll", "--file", source, "--format", "jsonl")
+
+    captured = capsys.readouterr()
+    rows = [json.loads(line) for line in captured.out.splitlines()]
+    assert code == 1
+    assert [row["iccid"] for row in rows] == wanted
+    assert {row["outcome"] for row in rows} == {"failed"}
+    assert "Stopped early: AuthenticationError" in captured.err
+    last = captured.err.strip().splitlines()[-1]
+    assert last.startswith("mioesim: ")
+    assert "MIOESIM_TOKEN" in last
+    assert "not-a-token" not in captured.err
+
+
 # errors -----------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ import pytest
 from rich.console import Console
 
 from mioesim_async import (
+    AuthenticationError,
     CardStatus,
     CardUsage,
     NotFoundError,
@@ -88,6 +89,14 @@ def test_report_counts_every_iccid_once() -> None:
         "NotFoundError: queryIccidInformation: query failed (code -8)": 2,
         "RateLimitedError: HTTP 429": 1,
     }
+
+
+def test_a_failure_of_the_whole_account_is_kept_as_the_stop() -> None:
+    refused = AuthenticationError(-1, "token expired", endpoint="queryIccidInformation")
+    chunk_only = NotFoundError(-8, "query failed")
+    report = portfolio_report([], {"1": chunk_only, "2": refused}, [], LIMITS)
+    assert report.stopped_by is refused
+    assert portfolio_report([], {"1": chunk_only}, [], LIMITS).stopped_by is None
 
 
 def test_report_alerts_against_a_fixed_now() -> None:

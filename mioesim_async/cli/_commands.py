@@ -64,6 +64,9 @@ class Context:
 
 
 def _exit_code(report: PortfolioReport) -> int:
+    """0 all answered, 2 some not; a failure of the account itself is an error."""
+    if report.stopped_by is not None:
+        raise report.stopped_by  # every row is written; main explains it in a line
     return EXIT_OK if report.ok else EXIT_PARTIAL
 
 

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 import attrs
 
 from .._exceptions import MioesimError
+from .._fanout import is_account_wide
 from .._models import CardStatus, CardUsage
 
 __all__ = [
@@ -95,6 +96,8 @@ class PortfolioReport:
     Every ICCID is counted once in ``by_status`` (answered), ``failed`` or
     ``missing``, so those add up to ``total``. The alert counts (``expired``,
     ``expiring``, ``nearly_used_up``, ``low_data``) count answered cards.
+    ``stopped_by`` is the failure of the whole account (bad credentials, a
+    wrong signature) that stopped the poll early, if one did.
     """
 
     thresholds: Thresholds
@@ -108,6 +111,7 @@ class PortfolioReport:
     failures: Mapping[str, int]
     duplicates: int = 0
     elapsed: float | None = None
+    stopped_by: MioesimError | None = None
 
     @property
     def answered(self) -> int:
@@ -140,6 +144,7 @@ class ReportTally:
 
     def __init__(self, thresholds: Thresholds) -> None:
         self.thresholds = thresholds
+        self.stopped_by: MioesimError | None = None
         self._statuses: Counter[CardStatus] = Counter()
         self._alerts: Counter[str] = Counter()
         self._failures: Counter[str] = Counter()
@@ -159,6 +164,8 @@ class ReportTally:
         """Count an ICCID whose request failed with *error*."""
         self.failed += 1
         self._failures[failure_reason(error)] += 1
+        if self.stopped_by is None and is_account_wide(error):
+            self.stopped_by = error
 
     def add_missing(self) -> None:
         """Count an ICCID answered for without a record."""
@@ -180,6 +187,7 @@ class ReportTally:
             failures=dict(self._failures.most_common()),
             duplicates=duplicates,
             elapsed=elapsed,
+            stopped_by=self.stopped_by,
         )
 
 

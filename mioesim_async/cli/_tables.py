@@ -16,7 +16,7 @@ from rich.text import Text
 
 from .._models import Order, Sku, SkuPackages
 from ._output import short_date
-from ._report import PortfolioReport
+from ._report import PortfolioReport, failure_reason
 
 __all__ = ["history_table", "packages_table", "report_view", "skus_table"]
 
@@ -93,6 +93,8 @@ def report_view(report: PortfolioReport) -> RenderableType:
         _failures_view(report),
         _timing(report),
     ]
+    if report.stopped_by is not None:
+        parts.append(Text(f"Stopped early: {failure_reason(report.stopped_by)}"))
     return Group(*parts)
 
 
