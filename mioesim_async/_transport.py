@@ -21,7 +21,7 @@ import anyio
 import attrs
 import httpx
 
-from . import _retry
+from . import _json, _retry
 from ._exceptions import (
     APIError,
     AuthenticationError,
@@ -153,7 +153,7 @@ def _code(value: object) -> int | None:
 def unwrap(endpoint: Endpoint, response: httpx.Response) -> Any:
     """The ``data`` of a successful answer; raises for anything else."""
     try:
-        body = response.json()
+        body = _json.loads(response.content)
     except ValueError:
         raise UnexpectedResponseError(
             f"{endpoint.name}: the answer is not JSON "
