@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, quote
 
 import httpx
 
-__all__ = ["SignatureStyle", "SigningAuth", "render_params", "sign"]
+__all__ = ["SignatureStyle", "SigningAuth", "render_params", "sign", "signed_params"]
 
 _FORM = "application/x-www-form-urlencoded"
 
@@ -78,6 +78,20 @@ def sign(
     return hashlib.md5(encoded.encode()).hexdigest().upper()  # noqa: S324 - same
 
 
+def signed_params(
+    params: Mapping[str, str],
+    secret_key: str,
+    style: SignatureStyle = SignatureStyle.PLAIN,
+    token: str | None = None,
+) -> dict[str, str]:
+    """*params* with ``token`` (when there is one) and then ``sign`` added."""
+    signed = dict(params)
+    if token is not None:
+        signed["token"] = token
+    signed["sign"] = sign(signed, secret_key, style)
+    return signed
+
+
 class SigningAuth(httpx.Auth):
     """
     Adds ``token`` (when there is one) and ``sign`` to a request: to the query
@@ -114,9 +128,7 @@ class SigningAuth(httpx.Auth):
             params = dict(request.url.params)
         else:
             params = dict(parse_qsl(request.content.decode(), keep_blank_values=True))
-        if self._token is not None:
-            params["token"] = self._token
-        params["sign"] = sign(params, self._secret_key, self._style)
+        params = signed_params(params, self._secret_key, self._style, self._token)
         if request.method == "GET":
             url = request.url.copy_with(params=params)
             return httpx.Request(
