@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import json
@@ -17,9 +18,10 @@ from pathlib import Path
 import anyio.from_thread
 import pytest
 
+import mioesim_async as mio
 from mioesim_async import CardStatus
 from mioesim_async._models import GMT8
-from mioesim_async.cli import main
+from mioesim_async.cli import _commands, _main, main
 from mioesim_async.cli._output import COLUMNS
 from mioesim_async.cli._parser import build_parser
 from mioesim_async.sandbox import Faults, Sandbox
@@ -289,12 +291,85 @@ def test_flags_override_the_environment(
     assert "Austria" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["poll", "--format", "xml", "--file", "x"], "invalid choice"),
+        (["demo", "--concurrency", "0"], "expected a positive integer"),
+        (["demo", "--latency-ms", "-1"], "expected a number >= 0"),
+    ],
+)
 def test_a_mistyped_command_line_exits_1_not_2(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(*argv) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("--help") == 0
+    assert "poll" in capsys.readouterr().out
+
+
+def test_a_missing_file_is_one_line(
+    account: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run("poll", "--file", "no-such-file.txt") == 1
+    assert_one_line_error(capsys.readouterr().err, "no-such-file.txt", "No such")
+
+
+def test_an_unknown_signature_style_in_the_environment_is_named(
+    account: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert run("poll", "--format", "xml", "--file", "x") == 1
-    assert "invalid choice" in capsys.readouterr().err
-    assert run("--help") == 0
+    monkeypatch.setenv("MIOESIM_SIGNATURE_STYLE", "md5")
+    assert run("skus") == 1
+    assert_one_line_error(capsys.readouterr().err, "'md5'", "urlencoded_upper")
+
+
+def test_a_phone_number_without_a_password_is_named(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MIOESIM_SECRET_KEY", SECRETS[1])
+    assert run("skus", "--phone-number", "13800000000") == 1
+    assert_one_line_error(capsys.readouterr().err, "MIOESIM_PASSWORD")
+
+
+def test_without_the_cli_extra_the_error_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delitem(sys.modules, "mioesim_async.cli._main")
+    monkeypatch.setitem(sys.modules, "rich.console", None)
+    assert run("skus") == 1
+    assert_one_line_error(capsys.readouterr().err, "mioesim-async[cli]")
+
+
+@pytest.mark.parametrize(
+    ("raised", "code", "message"),
+    [
+        (KeyboardInterrupt(), 130, "interrupted"),
+        (BrokenPipeError(), 1, ""),
+        (ModuleNotFoundError("No module named 'uvicorn'"), 1, "[cli]"),
+        (RuntimeError("a bug"), 1, "RuntimeError: a bug"),
+        (mio.TransportError("connect failed"), 1, "MIOESIM_BASE_URL"),
+    ],
+)
+def test_every_failure_becomes_an_exit_code(
+    raised: BaseException,
+    code: int,
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def handler(*_: object) -> int:
+        raise raised
+
+    args = argparse.Namespace(handler=handler, debug=False)
+    context = _commands.Context(now=NOW, env={}, out=None, err=None)  # type: ignore[arg-type]
+    assert _main._dispatch(args, context) == code
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
 
 
 # read commands ----------------------------------------------------------------
@@ -380,6 +455,45 @@ def test_the_sandbox_command_has_the_sandbox_defaults() -> None:
     assert (args.cards, args.seed) == (len(default.iccids), default.seed)
     assert args.signature_style is default.signature_style
     assert (args.host, args.port) == ("127.0.0.1", 8080)
+
+
+def test_the_sandbox_command_serves_its_faults(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first, poisoned = Sandbox(cards=5).iccids[:2]
+    failed: dict[str, mio.MioesimError] = {}
+
+    async def query_then_stop() -> None:
+        """Stands for Ctrl-C, once a client got its answer."""
+        out = capsys.readouterr().out
+        exports = dict(re.findall(r"export (\w+)=(\S+)", out))
+        async with mio.Client(
+            phone_number=exports["MIOESIM_PHONE_NUMBER"],
+            password=exports["MIOESIM_PASSWORD"],
+            secret_key=exports["MIOESIM_SECRET_KEY"],
+            base_url=exports["MIOESIM_BASE_URL"],
+        ) as client:
+            result = await client.query_iccids([first, poisoned])
+        failed.update(result.failed)
+
+    monkeypatch.setattr(_commands, "_stop_signal", query_then_stop)
+    code = run(
+        "sandbox", "--port", "0", "--cards", "5", "--poison", poisoned,
+        "--poison-code", "3", "--fault-endpoints", "queryIccidInformation",
+        "--latency-ms", "1",
+    )  # fmt: skip
+
+    assert code == 0
+    assert list(failed) == [poisoned]
+    assert isinstance(failed[poisoned], mio.NotFoundError)
+    assert "Sandbox stopped." in capsys.readouterr().err
+
+
+def test_the_sandbox_command_refuses_a_bad_poisoned_iccid(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run("sandbox", "--port", "0", "--poison", "123") == 1
+    assert_one_line_error(capsys.readouterr().err, "--poison", "'123'")
 
 
 def test_the_sandbox_command_refuses_a_bad_fault(

@@ -34,7 +34,7 @@ def main(argv: Sequence[str] | None = None, *, now: datetime | None = None) -> i
         if (exc.name or "").partition(".")[0] not in _EXTRA_MODULES:
             raise
         print(
-            f'mioesim needs the "cli" extra ({exc.name} is missing): '
+            f'mioesim: the "cli" extra is needed ({exc.name} is missing): '
             'pip install "mioesim-async[cli]"',
             file=sys.stderr,
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import signal
 import sys
@@ -17,7 +18,7 @@ from typing import IO, Any
 
 import anyio
 import attrs
-from rich.console import Console
+from rich.console import Console, RenderableType
 
 from .._client import Client
 from .._exceptions import InvalidICCIDError
@@ -91,7 +92,11 @@ def demo(args: argparse.Namespace, ctx: Context) -> int:
     faults = Faults(latency=args.latency_ms / 1000)
     today = ctx.now.astimezone(GMT8).date()  # the portfolio's dates follow "now"
     box = Sandbox(cards=args.cards, seed=args.seed, faults=faults, today=today)
-    report = anyio.run(_demo, box, args, ctx)
+    return anyio.run(_demo, box, args, ctx)
+
+
+async def _demo(box: Sandbox, args: argparse.Namespace, ctx: Context) -> int:
+    report = await _poll_sandbox(box, args, ctx)
     out = ctx.out
     out.print()
     out.print(report_view(report))
@@ -101,9 +106,10 @@ def demo(args: argparse.Namespace, ctx: Context) -> int:
     return _exit_code(report)
 
 
-async def _demo(
+async def _poll_sandbox(
     box: Sandbox, args: argparse.Namespace, ctx: Context
 ) -> PortfolioReport:
+    """Serve *box* on a free loopback port and poll every card through HTTP."""
     iccids = box.iccids
     async with box.serve(port=0) as base_url:
         ctx.out.print(
@@ -176,7 +182,6 @@ def sandbox(args: argparse.Namespace, ctx: Context) -> int:
     box = _build_sandbox(args)
     with contextlib.suppress(KeyboardInterrupt):  # a Ctrl-C before serving
         anyio.run(_serve_until_interrupted, box, args, ctx)
-    ctx.err.print("Sandbox stopped.")
     return EXIT_OK
 
 
@@ -190,6 +195,7 @@ async def _serve_until_interrupted(
             raise CliError(f"cannot listen on {args.host}:{args.port}: {exc}") from None
         _announce(box, args, base_url, ctx.out)
         await _stop_signal()
+    ctx.err.print("Sandbox stopped.")
 
 
 async def _stop_signal() -> None:
@@ -268,11 +274,7 @@ def poll_file(args: argparse.Namespace, ctx: Context) -> int:
     settings = client_settings(args, ctx.env)
     with _output(args.output) as stream:
         writer = open_writer(args.format, stream)
-        report = anyio.run(_poll_file, settings, iccids, writer, args, ctx)
-        writer.close()
-    if not args.quiet:
-        ctx.err.print(report_view(report))
-    return _exit_code(report)
+        return anyio.run(_poll_file, settings, iccids, writer, args, ctx)
 
 
 async def _poll_file(
@@ -281,11 +283,11 @@ async def _poll_file(
     writer: RowWriter,
     args: argparse.Namespace,
     ctx: Context,
-) -> PortfolioReport:
+) -> int:
     async with Client(**settings, max_concurrency=args.concurrency) as client:
         if iccids.iccids and has_login(settings):
             await client.login()  # wrong credentials: one error, not N failed rows
-        return await poll(
+        report = await poll(
             client,
             iccids.iccids,
             _thresholds(args, ctx),
@@ -294,22 +296,24 @@ async def _poll_file(
             progress=None if args.quiet else ctx.err,
             duplicates=iccids.duplicates,
         )
+    writer.close()
+    if not args.quiet:
+        ctx.err.print(report_view(report))
+    return _exit_code(report)
 
 
 # read commands ---------------------------------------------------------------
 
+Work = Callable[[Client, argparse.Namespace], Awaitable[int]]
 
-def _call_api(
-    args: argparse.Namespace,
-    ctx: Context,
-    call: Callable[[Client], Awaitable[Any]],
-) -> Any:
-    """Run *call* with a client built from the flags and the environment."""
+
+def _with_client(args: argparse.Namespace, ctx: Context, work: Work) -> int:
+    """Run *work* with a client built from the flags and the environment."""
     settings = client_settings(args, ctx.env)
 
-    async def run() -> Any:
+    async def run() -> int:
         async with Client(**settings) as client:
-            return await call(client)
+            return await work(client, args)
 
     return anyio.run(run)
 
@@ -319,21 +323,34 @@ def _print_json(value: Any) -> None:
     sys.stdout.write("\n")
 
 
+def _show(args: argparse.Namespace, value: Any, table: RenderableType) -> None:
+    """*value* as JSON with ``--json``, else *table*, on standard output."""
+    if args.json:
+        _print_json(value)
+    else:
+        table_console(sys.stdout).print(table)
+
+
 def usage(args: argparse.Namespace, ctx: Context) -> int:
     """The status and usage of the given cards."""
-    iccids = list(
-        dict.fromkeys(normalize_iccid(v, i) for i, v in enumerate(args.iccids))
+    iccids = [normalize_iccid(v, i) for i, v in enumerate(args.iccids)]
+    work = functools.partial(
+        _usage, iccids=list(dict.fromkeys(iccids)), thresholds=_thresholds(args, ctx)
     )
+    return _with_client(args, ctx, work)
+
+
+async def _usage(
+    client: Client,
+    args: argparse.Namespace,
+    *,
+    iccids: list[str],
+    thresholds: Thresholds,
+) -> int:
     rows = RowList()
-    thresholds = _thresholds(args, ctx)
-    report = _call_api(
-        args,
-        ctx,
-        lambda client: poll(
-            client, iccids, thresholds, concurrency=client.max_concurrency,
-            writer=rows,
-        ),
-    )  # fmt: skip
+    report = await poll(
+        client, iccids, thresholds, concurrency=client.max_concurrency, writer=rows
+    )
     if args.json:
         _print_json(rows.rows)
     else:
@@ -343,30 +360,33 @@ def usage(args: argparse.Namespace, ctx: Context) -> int:
 
 def history(args: argparse.Namespace, ctx: Context) -> int:
     """Every plan a card has had."""
-    iccid = normalize_iccid(args.iccid)
-    orders = _call_api(args, ctx, lambda client: client.get_history_detail(iccid))
-    if args.json:
-        _print_json(orders)
-    else:
-        table_console(sys.stdout).print(history_table(iccid, orders))
+    work = functools.partial(_history, iccid=normalize_iccid(args.iccid))
+    return _with_client(args, ctx, work)
+
+
+async def _history(client: Client, args: argparse.Namespace, *, iccid: str) -> int:
+    orders = await client.get_history_detail(iccid)
+    _show(args, orders, history_table(iccid, orders))
     return EXIT_OK
 
 
 def skus(args: argparse.Namespace, ctx: Context) -> int:
     """The catalogue's SKUs."""
-    found = _call_api(args, ctx, lambda client: client.get_skus())
-    if args.json:
-        _print_json(found)
-    else:
-        table_console(sys.stdout).print(skus_table(found))
+    return _with_client(args, ctx, _skus)
+
+
+async def _skus(client: Client, args: argparse.Namespace) -> int:
+    found = await client.get_skus()
+    _show(args, found, skus_table(found))
     return EXIT_OK
 
 
 def packages(args: argparse.Namespace, ctx: Context) -> int:
     """The packages on sale for one SKU."""
-    found = _call_api(args, ctx, lambda client: client.get_packages(args.sku_id))
-    if args.json:
-        _print_json(found)
-    else:
-        table_console(sys.stdout).print(packages_table(found))
+    return _with_client(args, ctx, _packages)
+
+
+async def _packages(client: Client, args: argparse.Namespace) -> int:
+    found = await client.get_packages(args.sku_id)
+    _show(args, found, packages_table(found))
     return EXIT_OK

@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from rich.console import Console
@@ -32,22 +32,20 @@ def run(argv: Sequence[str] | None, *, now: datetime | None = None) -> int:
         return EXIT_ERROR
     except SystemExit as exc:  # --help and --version print, then "exit" 0
         return exc.code if isinstance(exc.code, int) else EXIT_ERROR
-    if args.debug:
-        logging.basicConfig(level=logging.WARNING)
-        logging.getLogger("mioesim_async").setLevel(logging.DEBUG)
     context = Context(
         now=now or datetime.now(GMT8),
         env=os.environ,
         out=Console(),
         err=Console(stderr=True),
     )
-    return _dispatch(args, context)
+    with _debug_log(args.debug):
+        return _dispatch(args, context)
 
 
 def _dispatch(args: argparse.Namespace, context: Context) -> int:
     """Run the command; a failure is one line (and its traceback with --debug)."""
     try:
-        code: int = args.handler(args, context)
+        return int(args.handler(args, context))
     except KeyboardInterrupt:
         print("mioesim: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -60,7 +58,28 @@ def _dispatch(args: argparse.Namespace, context: Context) -> int:
         for line in describe(exc).splitlines():
             print(f"mioesim: {line}", file=sys.stderr)
         return EXIT_ERROR
-    return code
+
+
+@contextlib.contextmanager
+def _debug_log(enabled: bool) -> Iterator[None]:
+    """
+    With ``--debug``, the library's log on stderr for this command only: tests
+    and embedding programs call ``main`` in process, and keep their logging.
+    """
+    if not enabled:
+        yield
+        return
+    logger = logging.getLogger("mioesim_async")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(name)s %(levelname)s: %(message)s"))
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def _silence_stdout() -> None:
