@@ -271,3 +271,56 @@ def test_the_sandbox_verifies_what_signing_auth_signs(
 
     assert anyio.run(log_in, style, backend=backend) == 1
     assert anyio.run(log_in, other, backend=backend) == -30
+
+
+VALUES = TEXT.filter(bool)
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+@settings(max_examples=30, deadline=None)
+@given(
+    order_num=VALUES,
+    remark=VALUES,
+    email=VALUES,
+    style=st.sampled_from(STYLES),
+    token=TOKENS.filter(bool),
+)
+def test_the_client_signs_what_it_sends(
+    backend: str,
+    order_num: str,
+    remark: str,
+    email: str,
+    style: mio.SignatureStyle,
+    token: str,
+) -> None:
+    """A GET and a POST of any text: what arrives signs to the sign sent."""
+    seen: list[tuple[str, dict[str, str]]] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        seen.append((request.method, received(request)))
+        return httpx.Response(200, json={"code": 3, "message": "no such order"})
+
+    async def calls() -> None:
+        async with mio.Client(
+            token=token,
+            secret_key=SECRET,
+            signature_style=style,
+            transport=httpx.MockTransport(server),
+            retry=mio.RetryPolicy(attempts=1),
+        ) as client:
+            with pytest.raises(mio.NotFoundError):
+                await client.get_order_info(order_num)
+            with pytest.raises(mio.NotFoundError):
+                await client.add_esim_order(
+                    45, 441, remark=remark, customer_email=email, other_order_id="o"
+                )
+
+    anyio.run(calls, backend=backend)
+    (get, query), (post, form) = seen
+    assert (get, post) == ("GET", "POST")
+    assert query["orderNum"] == order_num
+    assert (form["remark"], form["customerEmail"]) == (remark, email)
+    for params in (query, form):
+        assert params["token"] == token
+        signature = params.pop("sign")
+        assert signature == reference_sign(params, SECRET, style.name)
