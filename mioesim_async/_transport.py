@@ -22,6 +22,7 @@ import attrs
 import httpx
 
 from . import _json, _retry
+from ._build import RequestBuilder
 from ._exceptions import (
     APIError,
     AuthenticationError,
@@ -252,6 +253,7 @@ class Transport:
             verify=verify,
             headers={"User-Agent": "mioesim-async"},
         )
+        self._builder = RequestBuilder(self._http)
         self.max_connections = max_connections
         self.hooks = hooks or Hooks()
         self.quota = RetryQuota.of(retry)
@@ -423,18 +425,9 @@ class Transport:
         # same parameters and sign, without parsing a 2 KB query back out of
         # the URL and building the request a second time.
         params = signed_params(call.params, self._secret_key, self._style, call.token)
-        if endpoint.method == "GET":
-            request = self._http.build_request(
-                "GET",
-                endpoint.path,
-                params=params,
-                timeout=_within(self._timeout, left),
-            )
-        else:
-            request = self._http.build_request(
-                endpoint.method, endpoint.path, data=params,
-                timeout=_within(self._timeout, left),
-            )  # fmt: skip
+        request = self._builder.build(
+            endpoint.method, endpoint.path, params, _within(self._timeout, left)
+        )
         try:
             with anyio.fail_after(left) if left is not None else _no_limit():
                 return await self._http.send(request)
