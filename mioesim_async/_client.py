@@ -569,15 +569,19 @@ class Client:
             ValueError: *concurrency* is not a positive integer, or exceeds
                 the connection pool.
         """
-        width, fetch, hooks = self._fan_out(concurrency, deadline)
-        return await _query_iccids(
-            fetch,
-            iccids,
-            concurrency=width,
-            on_progress=on_progress,
-            strict=self.strict_iccid,
-            hooks=hooks,
-        )
+        limiter = AdaptiveLimiter(self._fan_out_width(concurrency))
+        fetch, hooks = self._fan_out(limiter, deadline)
+        try:
+            return await _query_iccids(
+                fetch,
+                iccids,
+                concurrency=limiter.max,
+                on_progress=on_progress,
+                strict=self.strict_iccid,
+                hooks=hooks,
+            )
+        finally:
+            self._limiters.discard(limiter)
 
     def stream_iccids(
         self,
@@ -606,23 +610,22 @@ class Client:
         chunks cover every distinct ICCID exactly once. *on_progress* gets
         ``None`` as the total; *deadline* counts from this call.
         """
-        width, fetch, hooks = self._fan_out(concurrency, deadline)
+        limiter = AdaptiveLimiter(self._fan_out_width(concurrency))
+        fetch, hooks = self._fan_out(limiter, deadline)
         return _stream_iccids(
             fetch,
             iccids,
-            concurrency=width,
+            concurrency=limiter.max,
             on_progress=on_progress,
             strict=self.strict_iccid,
             hooks=hooks,
         )
 
     def _fan_out(
-        self, concurrency: int | None, deadline: float | None
-    ) -> tuple[int, Callable[[list[str]], Any], FanOutHooks]:
-        """The width, chunk fetcher and hooks of one fan-out."""
-        width = self._fan_out_width(concurrency)
+        self, limiter: AdaptiveLimiter, deadline: float | None
+    ) -> tuple[Callable[[list[str]], Any], FanOutHooks]:
+        """The chunk fetcher and hooks of one fan-out bounded by *limiter*."""
         expires_at = None if deadline is None else _retry.expires_after(deadline)
-        limiter = AdaptiveLimiter(width)
         self._limiters.add(limiter)
 
         async def call(
@@ -637,8 +640,7 @@ class Client:
             with _retry.until(expires_at):
                 return await ep.query_iccid_information(call, iccids)
 
-        hooks = FanOutHooks(limiter, self._may_split, self._on_piece)
-        return width, fetch, hooks
+        return fetch, FanOutHooks(limiter, self._may_split, self._on_piece)
 
     def _fan_out_width(self, concurrency: int | None) -> int:
         """The requests a fan-out may have in flight: never more than the pool."""
@@ -672,7 +674,9 @@ class Client:
             rate_limited=counters.rate_limited,
             failures=counters.failures,
             retry_tokens=self._transport.quota.available,
-            concurrency=sum(limiter.current for limiter in self._limiters),
+            concurrency=sum(
+                limiter.current for limiter in self._limiters if limiter.in_flight
+            ),
         )
 
 

@@ -197,7 +197,7 @@ async def add_esim_order(
         "remark": remark,
     }
     data = await call(ADD_ESIM_ORDER, params, other_order_id=other_order_id)
-    return _order(ADD_ESIM_ORDER, data)
+    return _order(ADD_ESIM_ORDER, data, other_order_id)
 
 
 def _physical_sims(
@@ -217,11 +217,18 @@ def _physical_sims(
     return normalized
 
 
-def _order(endpoint: Endpoint, data: Any) -> Order:
+def _order(endpoint: Endpoint, data: Any, other_order_id: str) -> Order:
     """An order from an answer that is either the order or only its number."""
     if isinstance(data, str) and data:
         return Order(order_num=data)
-    return parse(endpoint, data, Order)
+    try:
+        return parse(endpoint, data, Order)
+    except UnexpectedResponseError as exc:
+        # Placed (the answer said so), yet unreadable: say how to find it.
+        raise UnexpectedResponseError(
+            f"{exc}; the order was placed: find it by otherOrderId {other_order_id!r}",
+            endpoint=endpoint.name,
+        ) from exc
 
 
 async def renew_card(
@@ -286,7 +293,7 @@ async def _renew(
         "remark": remark,
     }
     data = await call(endpoint, params, other_order_id=other_order_id)
-    return _order(endpoint, data)
+    return _order(endpoint, data, other_order_id)
 
 
 async def refund_order(

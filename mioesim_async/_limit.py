@@ -40,6 +40,11 @@ class AdaptiveLimiter:
         )
 
     @property
+    def in_flight(self) -> int:
+        """The slots taken now."""
+        return self._in_flight
+
+    @property
     def current(self) -> int:
         """The number of slots now."""
         return max(1, int(self._limit))

@@ -131,5 +131,5 @@ class ClientStats:
     retry_tokens: int
     """What is left of the retry budget."""
     concurrency: int
-    """Requests the running fan-outs may have in flight now (0 when none
-    runs); lowered after HTTP 429, raised again slowly on success."""
+    """Requests the fan-outs with requests in flight may have in flight now
+    (0 when none has); lowered after HTTP 429, raised again on success."""

@@ -377,19 +377,30 @@ class Transport:
         elapsed = time.monotonic() - started
         try:
             self._check_status(endpoint, response, call.other_order_id)
-            data = unwrap(endpoint, response)
+            data = self._unwrap(call, response)
         except _Retryable:
             self._observe(call, response, None, elapsed)
             if response.status_code == 429 and call.limiter is not None:
                 call.limiter.on_rate_limited(generation)
             raise
-        except APIError as error:
-            self._observe(call, response, error.code, elapsed)
+        except MioesimError as error:
+            self._observe(call, response, getattr(error, "code", None), elapsed)
             raise
         self._observe(call, response, endpoint.success_code, elapsed)
         if call.limiter is not None:
             call.limiter.on_success()
         return data
+
+    def _unwrap(self, call: _Call, response: httpx.Response) -> Any:
+        """The answer's ``data``; an order answered with no envelope may exist."""
+        try:
+            return unwrap(call.endpoint, response)
+        except UnexpectedResponseError as error:
+            if call.endpoint.kind is not Kind.ORDER:
+                raise
+            raise _outcome_unknown(
+                call.endpoint, str(error), call.other_order_id
+            ) from error
 
     def _observe(
         self, call: _Call, response: httpx.Response, code: int | None, elapsed: float

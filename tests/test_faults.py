@@ -258,6 +258,14 @@ class TestMalformedBodies:
                 await client.add_esim_order(45, 441, other_order_id="shop-html")
         assert (sb.stats.requests[ORDER], sb.stats.orders) == (1, 1)
 
+    async def test_an_html_answer_to_an_order_is_an_unknown_outcome(self) -> None:
+        """The caller of an order answered in HTML gets its otherOrderId back."""
+        sb = make_sandbox(cards=10, malformed_rate=1.0, endpoints={ORDER})
+        async with sb.client() as client:
+            with pytest.raises(mio.OrderOutcomeUnknownError) as info:
+                await client.add_esim_order(45, 441, other_order_id="shop-html")
+        assert info.value.other_order_id == "shop-html"
+
 
 class TestDisconnects:
     async def test_cut_answers_are_retried_in_process(

@@ -364,3 +364,71 @@ class TestHooksAndStats:
         )
         assert "tok" not in caplog.text
         assert all(iccid not in caplog.text for iccid in portfolio(3))
+
+
+class TestEveryAnswerIsReported:
+    @pytest.mark.parametrize(
+        ("answer", "error"),
+        [
+            (httpx.Response(200, text="<html>"), mio.OrderOutcomeUnknownError),
+            (httpx.Response(404), mio.UnexpectedResponseError),
+            (httpx.Response(429), mio.RateLimitedError),
+            (httpx.Response(502), mio.OrderOutcomeUnknownError),
+        ],
+    )
+    async def test_failed_answers_to_an_order(self, answer, error):
+        """Whatever an order's answer, it is counted, logged and reported."""
+
+        async def reply(request: httpx.Request) -> httpx.Response:
+            return answer
+
+        events: list[mio.ResponseEvent] = []
+        async with client_for(reply, hooks=mio.Hooks(on_response=events.append)) as c:
+            with pytest.raises(error):
+                await c.add_esim_order(45, 441)
+            stats = c.stats()
+        assert [event.status for event in events] == [answer.status_code]
+        assert stats.rate_limited == (1 if answer.status_code == 429 else 0)
+
+    async def test_an_unreadable_order_says_how_to_find_it(self):
+        """Placed (code 0) but unreadable: the error names the otherOrderId."""
+
+        async def reply(request: httpx.Request) -> httpx.Response:
+            return envelope({"display": "no orderNum"})
+
+        async with client_for(reply) as client:
+            with pytest.raises(mio.UnexpectedResponseError, match="'shop-5'"):
+                await client.add_esim_order(45, 441, other_order_id="shop-5")
+
+
+class TestConcurrencyFigure:
+    async def test_zero_once_a_fan_out_ends(self):
+        """An ended fan-out, however it ended, no longer counts."""
+
+        async def answer(request: httpx.Request) -> httpx.Response:
+            return records_for(request)
+
+        async with client_for(answer, max_concurrency=4) as client:
+            await client.query_iccids(portfolio(500))
+            assert client.stats().concurrency == 0
+            with pytest.raises(mio.InvalidICCIDError):
+                await client.query_iccids([*portfolio(5), "bad"])
+            assert client.stats().concurrency == 0
+
+    async def test_counts_a_fan_out_in_flight(self):
+        """While requests are in flight the figure is the fan-out's limit."""
+        seen: list[int] = []
+        release = anyio.Event()
+
+        async def held(request: httpx.Request) -> httpx.Response:
+            await release.wait()
+            return records_for(request)
+
+        async with client_for(held, max_concurrency=4) as client:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(client.query_iccids, portfolio(1000))
+                await anyio.wait_all_tasks_blocked()
+                seen.append(client.stats().concurrency)
+                release.set()
+            seen.append(client.stats().concurrency)
+        assert seen == [4, 0]

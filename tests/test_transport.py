@@ -248,6 +248,15 @@ class TestWrites:
         assert info.value.other_order_id == "mine-1"
         assert "mine-1" in str(info.value)
 
+    async def test_order_answered_without_envelope(self, sleeps):
+        """An HTML 200 to an order may hide a placed order: outcome unknown."""
+        script = Script(httpx.Response(200, text="<html>oops</html>"), ok())
+        with pytest.raises(OrderOutcomeUnknownError) as info:
+            await request(script, ORDER)
+        assert info.value.other_order_id == "mine-1"
+        assert isinstance(info.value.__cause__, UnexpectedResponseError)
+        assert len(script.requests) == 1
+
     async def test_order_never_sent_is_retried(self, sleeps):
         """A connection refused before sending is safe to try again."""
         script = Script(httpx.ConnectError("refused"), ok("EP1"))
