@@ -58,7 +58,7 @@ from ._exceptions import (
     SignatureError,
     UnexpectedResponseError,
 )
-from ._iccid import iter_normalized, normalize_iccid
+from ._iccid import iter_normalized, normalize_iccid, normalize_iccids
 from ._models import CardUsage
 from ._results import BatchResult, ChunkResult
 
@@ -162,6 +162,18 @@ def _report_progress(
         )
 
 
+def _repeats(iccids: list[str]) -> dict[str, None]:
+    """The ICCIDs met more than once, each once, in the order of their first repeat."""
+    seen: set[str] = set()
+    repeats: dict[str, None] = {}
+    for iccid in iccids:
+        if iccid in seen:
+            repeats[iccid] = None
+        else:
+            seen.add(iccid)
+    return repeats
+
+
 class SeenIccids:
     """
     The set of ICCIDs met so far, kept compact: about 25 bytes an ICCID where
@@ -239,10 +251,21 @@ class _IccidFanOut:
 
     async def collect_distinct(self, iccids: ItemSource[object]) -> list[str]:
         """Every distinct ICCID of *iccids*, all validated before returning."""
+        if type(iccids) is list:
+            return self._distinct_list(iccids)
         distinct = self.distinct(iccids)
         if isinstance(distinct, AsyncIterable):
             return [iccid async for iccid in distinct]
         return list(distinct)
+
+    def _distinct_list(self, iccids: list[object]) -> list[str]:
+        """Distinct ICCIDs of a list, which is held anyway: C-level checks and
+        a plain dict instead of the compact set a stream needs."""
+        normalized = normalize_iccids(iccids, strict=self._strict)
+        distinct = list(dict.fromkeys(normalized))
+        if len(distinct) < len(normalized):
+            self._duplicates = _repeats(normalized)
+        return distinct
 
     def _distinct_sync(self, iccids: Iterable[object]) -> Iterator[str]:
         """Distinct ICCIDs of a plain iterable."""

@@ -75,3 +75,29 @@ class TestNormalizeMany:
 def test_luhn(digits, valid):
     """The E.118 check digit, on the textbook example."""
     assert luhn_valid(digits) is valid
+
+
+class TestWholeListCheck:
+    """Lists are checked in one pass when clean; the result never differs."""
+
+    def test_clean_list(self):
+        values = [LUHN_OK, "1234567890", "1" * 22 + "F"]
+        assert normalize_iccids(values) == values
+
+    def test_a_line_break_inside_one_value_is_refused(self):
+        """Two ICCIDs hidden in one string are one invalid value."""
+        with pytest.raises(InvalidICCIDError) as info:
+            normalize_iccids([LUHN_OK, f"{LUHN_OK}\n{LUHN_OK}"])
+        assert info.value.position == 1
+
+    def test_whitespace_is_still_stripped(self):
+        assert normalize_iccids([f" {LUHN_OK}", LUHN_OK]) == [LUHN_OK, LUHN_OK]
+
+    def test_a_non_string_is_still_named(self):
+        with pytest.raises(InvalidICCIDError, match="expected a string") as info:
+            normalize_iccids([LUHN_OK, 8986])
+        assert info.value.position == 1
+
+    def test_strict_still_checks_every_digit(self):
+        with pytest.raises(InvalidICCIDError, match="Luhn"):
+            normalize_iccids([LUHN_OK, LUHN_OK[:-1] + "7"], strict=True)
