@@ -27,6 +27,7 @@ from ._observe import ChunkEvent, ClientStats, Hooks, emit
 from ._results import BatchResult, ChunkResult
 from ._retry import RetryPolicy
 from ._session import DEFAULT_REFRESH_AFTER, Session
+from ._shards import ShardedTransport
 from ._signing import SignatureStyle
 from ._transport import Endpoint, Transport
 
@@ -135,6 +136,8 @@ class Client:
             if transport is not None:
                 raise ValueError("give transport= or http_backend='aiohttp', not both")
             transport = _aiohttp_transport(pool, tls)
+        elif transport is None:
+            transport = ShardedTransport(max_connections=pool, verify=tls)
         self._transport = Transport(
             base_url=base_url,
             secret_key=secret_key,
