@@ -132,6 +132,7 @@ class Client:
         self._methods = _method_overrides(methods or {}, login_method)
         pool = max(max_concurrency, _MIN_POOL)
         tls = _tls(verify)
+        on_the_network = transport is None  # an injected transport may not be
         if http_backend == "aiohttp":
             if transport is not None:
                 raise ValueError("give transport= or http_backend='aiohttp', not both")
@@ -162,7 +163,7 @@ class Client:
         )
         self._state = _State.UNOPENED
         self._base_url = base_url
-        if transport is None:
+        if on_the_network:
             _warn_if_cleartext(base_url)
 
     def __repr__(self) -> str:
