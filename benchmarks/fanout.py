@@ -153,17 +153,12 @@ async def poll_raw_aiohttp(url: str, iccids: list[str], concurrency: int) -> lis
 def _client(url: str, concurrency: int, *, fast: bool) -> Any:
     import mioesim_async as mio
 
-    settings: dict[str, Any] = {
+    return mio.Client(
         **_credentials(),
-        "base_url": url,
-        "max_concurrency": concurrency,
-    }
-    if fast:
-        from mioesim_async._aiohttp import AiohttpTransport
-
-        pool = max(concurrency, MIN_POOL)
-        settings["transport"] = AiohttpTransport(max_connections=pool)
-    return mio.Client(**settings)
+        base_url=url,
+        max_concurrency=concurrency,
+        http_backend="aiohttp" if fast else "httpx",
+    )
 
 
 async def poll_library(
