@@ -42,7 +42,7 @@ from ._observe import (
 )
 from ._results import BatchResult, ChunkResult
 from ._retry import RetryPolicy, deadline
-from ._signing import SignatureStyle
+from ._signing import SignatureStyle, SigningAuth
 from ._version import __version__
 
 __all__ = [
@@ -80,6 +80,7 @@ __all__ = [
     "RetryPolicy",
     "SignatureError",
     "SignatureStyle",
+    "SigningAuth",
     "Sku",
     "SkuPackages",
     "TransportError",

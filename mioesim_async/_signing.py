@@ -97,9 +97,16 @@ class SigningAuth(httpx.Auth):
     Adds ``token`` (when there is one) and ``sign`` to a request: to the query
     string of a GET, to the form body of anything else.
 
-    The parameters already on the request are the ones signed, so whatever
-    built the request (an endpoint, a test, a custom stack) gets a correct
-    signature without knowing the scheme.
+    The parameters already on the request are the ones signed, so a request
+    built anywhere (an endpoint this library does not wrap, a test, a custom
+    stack) gets a correct signature without knowing the scheme::
+
+        auth = mioesim_async.SigningAuth(secret_key, token=token)
+        async with httpx.AsyncClient(base_url=base_url, auth=auth) as http:
+            await http.get("/api_esim/verifyResource", params={...})
+
+    The client signs its own requests before building them instead: a 2 KB
+    query need not be parsed back out of a built request.
     """
 
     requires_request_body = True
