@@ -3,9 +3,11 @@ Generic chunked fan-out under a limiter; knows nothing of HTTP or ICCIDs.
 
 Items are pulled lazily from an iterable or an async iterable, grouped into
 chunks, and each chunk is handed to a "fetch one chunk" coroutine function. A
-slot of the limiter is taken *before* a chunk task is started and given back
-when its result has been handed over, so at most *concurrency* chunk tasks
-exist at any time and memory stays flat however long the input is.
+slot of the limiter is taken *before* a chunk is handed to one of
+*concurrency* worker tasks and given back when its result has been handed
+over, so at most *concurrency* chunks are in flight, no more than
+*concurrency* tasks ever exist, and memory stays flat however long the input
+is.
 
 Three ways to run it:
 
@@ -35,7 +37,7 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import Generic, Protocol, TypeVar
 
 import anyio
-from anyio.streams.memory import MemoryObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup
@@ -160,16 +162,34 @@ class _Window(Generic[T, R]):
         self._limiter = limiter
         self._send = send
 
-    async def feed(self, max_chunks: int | None) -> None:
-        """Start a task per chunk, each only once a slot is free (aiometer style)."""
+    async def feed(self, max_chunks: int | None, workers: int) -> None:
+        """
+        Hand each chunk to one of *workers* tasks, only once a slot of the
+        limiter is free (aiometer style): the slot, not the worker, bounds
+        the chunks in flight. Workers are started once, not a task per
+        chunk: starting a task costs more than handing it a chunk.
+        """
         indices = itertools.count() if max_chunks is None else range(max_chunks)
+        jobs, inbox = anyio.create_memory_object_stream[tuple[int, list[T]]]()
         async with self._send, anyio.create_task_group() as task_group:
-            for index in indices:
-                await self._limiter.acquire()
-                chunk = await self._next_chunk()
-                if not chunk:
-                    return
-                task_group.start_soon(self._run_chunk, index, chunk)
+            with inbox:
+                for _ in range(workers):
+                    task_group.start_soon(self._work, inbox.clone())
+            async with jobs:
+                for index in indices:
+                    await self._limiter.acquire()
+                    chunk = await self._next_chunk()
+                    if not chunk:
+                        return
+                    await jobs.send((index, chunk))
+
+    async def _work(
+        self, inbox: MemoryObjectReceiveStream[tuple[int, list[T]]]
+    ) -> None:
+        """Run the chunks handed over until there are no more."""
+        with inbox:
+            async for index, chunk in inbox:
+                await self._run_chunk(index, chunk)
 
     async def _next_chunk(self) -> list[T]:
         """The next chunk; the slot just taken goes back if there is none."""
@@ -197,6 +217,7 @@ async def _open(
     chunker: _Chunker[T],
     fetch_chunk: FetchChunk[T, R],
     limiter: Limiter,
+    workers: int,
     max_chunks: int | None = None,
 ) -> AsyncIterator[AsyncIterator[tuple[int, R]]]:
     """Run the fan-out over *chunker* for as long as the block lasts."""
@@ -204,7 +225,7 @@ async def _open(
     window = _Window(chunker, fetch_chunk, limiter, send)
     with _unwrapped_errors(), receive:
         async with anyio.create_task_group() as task_group:
-            task_group.start_soon(window.feed, max_chunks)
+            task_group.start_soon(window.feed, max_chunks, workers)
             yield receive
             # The consumer left, perhaps early: start nothing more, stop what runs.
             task_group.cancel_scope.cancel()
@@ -246,7 +267,8 @@ async def open_batches(
     check_positive("chunk_size", chunk_size)
     check_positive("concurrency", concurrency)
     limiter = limiter or anyio.Semaphore(concurrency)
-    async with _open(_Chunker(items, chunk_size), fetch_chunk, limiter) as results:
+    chunker = _Chunker(items, chunk_size)
+    async with _open(chunker, fetch_chunk, limiter, concurrency) as results:
         yield results
 
 
@@ -325,7 +347,7 @@ class BatchRounds(Generic[T, R]):
         round_chunks = ROUND_CHUNKS_PER_SLOT * self._concurrency
         limiter = self._limiter or anyio.Semaphore(self._concurrency)
         async with _open(
-            self._chunker, self._fetch_chunk, limiter, round_chunks
+            self._chunker, self._fetch_chunk, limiter, self._concurrency, round_chunks
         ) as results:
             async for _, result in results:
                 self._ready.append(result)
