@@ -44,24 +44,6 @@ __all__ = [
     "to_json",
 ]
 
-#: The columns of ``poll``'s CSV and the keys of its JSON Lines, in order.
-COLUMNS = (
-    "iccid",
-    "outcome",
-    "status",
-    "used_mb",
-    "total_mb",
-    "remain_mb",
-    "start_date",
-    "end_date",
-    "sku_id",
-    "price_id",
-    "display",
-    "low_data",
-    "expiring",
-    "expired",
-    "error",
-)
 FORMATS = ("csv", "jsonl", "table")
 
 
@@ -96,6 +78,10 @@ class Row:
             if values[key] is not None:
                 values[key] = values[key].isoformat()
         return values
+
+
+#: The columns of ``poll``'s CSV and the keys of its JSON Lines, in order.
+COLUMNS = tuple(field.name for field in attrs.fields(Row))
 
 
 def record_row(card: CardUsage, thresholds: Thresholds) -> Row:
