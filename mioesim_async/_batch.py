@@ -37,7 +37,7 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import Generic, Protocol, TypeVar
 
 import anyio
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from anyio.streams.memory import MemoryObjectSendStream
 
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup
@@ -88,6 +88,11 @@ class _Chunker(Generic[T]):
         else:
             self._sync = iter(items)
         self.exhausted = False
+
+    @property
+    def awaits(self) -> bool:
+        """Whether pulling a chunk may await, letting another pull interleave."""
+        return self._async is not None
 
     async def next_chunk(self) -> list[T]:
         """The next chunk of at most *size* items; empty once the source ends."""
@@ -161,35 +166,49 @@ class _Window(Generic[T, R]):
         self._fetch_chunk = fetch_chunk
         self._limiter = limiter
         self._send = send
+        self._indices: Iterator[int] = itertools.count()
+        self._pulling = anyio.Lock()
 
     async def feed(self, max_chunks: int | None, workers: int) -> None:
         """
-        Hand each chunk to one of *workers* tasks, only once a slot of the
-        limiter is free (aiometer style): the slot, not the worker, bounds
-        the chunks in flight. Workers are started once, not a task per
-        chunk: starting a task costs more than handing it a chunk.
+        Run *workers* tasks, each taking a slot of the limiter *before* it
+        pulls a chunk (aiometer style): the slots, not the workers, bound the
+        chunks in flight. Workers are started once, not a task per chunk:
+        starting a task costs more than a chunk's turn through a worker. A
+        worker holds a slot only while it has a chunk, so a worker waiting
+        for a slot (say, to retry after a 429) never waits on an idle one.
         """
-        indices = itertools.count() if max_chunks is None else range(max_chunks)
-        jobs, inbox = anyio.create_memory_object_stream[tuple[int, list[T]]]()
+        self._indices = (
+            itertools.count() if max_chunks is None else iter(range(max_chunks))
+        )
+        self._pulling = anyio.Lock()
         async with self._send, anyio.create_task_group() as task_group:
-            with inbox:
-                for _ in range(workers):
-                    task_group.start_soon(self._work, inbox.clone())
-            async with jobs:
-                for index in indices:
-                    await self._limiter.acquire()
-                    chunk = await self._next_chunk()
-                    if not chunk:
-                        return
-                    await jobs.send((index, chunk))
+            for _ in range(workers):
+                task_group.start_soon(self._work)
 
-    async def _work(
-        self, inbox: MemoryObjectReceiveStream[tuple[int, list[T]]]
-    ) -> None:
-        """Run the chunks handed over until there are no more."""
-        with inbox:
-            async for index, chunk in inbox:
-                await self._run_chunk(index, chunk)
+    async def _work(self) -> None:
+        """Take a slot and a chunk, run it; until there are no more chunks."""
+        while True:
+            await self._limiter.acquire()
+            job = await self._next_job()
+            if job is None:
+                return
+            await self._run_chunk(*job)
+
+    async def _next_job(self) -> tuple[int, list[T]] | None:
+        """The next chunk and its index; ``None`` (the slot given back) at the end."""
+        if not self._chunker.awaits:  # a pull that never awaits is atomic
+            return await self._pull()
+        async with self._pulling:  # one pull at a time keeps input order
+            return await self._pull()
+
+    async def _pull(self) -> tuple[int, list[T]] | None:
+        index = next(self._indices, None)
+        if index is None:
+            self._limiter.release()
+            return None
+        chunk = await self._next_chunk()
+        return (index, chunk) if chunk else None
 
     async def _next_chunk(self) -> list[T]:
         """The next chunk; the slot just taken goes back if there is none."""

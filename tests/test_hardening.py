@@ -433,3 +433,30 @@ class TestConcurrencyFigure:
                 release.set()
             seen.append(client.stats().concurrency)
         assert seen == [4, 0]
+
+
+class TestRateLimitedFanOut:
+    async def test_a_429_storm_at_full_width(self, monkeypatch):
+        """Every request of a wide fan-out refused at first: the limit falls
+        while retries wait for slots, and every ICCID still comes back."""
+        refusals = 64
+
+        async def yielding_sleep(seconds: float) -> None:
+            await anyio.lowlevel.checkpoint()  # others run while one waits
+
+        monkeypatch.setattr(_retry, "sleep", yielding_sleep)
+
+        async def storm(request: httpx.Request) -> httpx.Response:
+            nonlocal refusals
+            await anyio.lowlevel.checkpoint()
+            if refusals > 0:
+                refusals -= 1
+                return httpx.Response(429, headers={"Retry-After": "0"})
+            return records_for(request)
+
+        policy = mio.RetryPolicy(attempts=100, budget=100_000)
+        async with client_for(storm, max_concurrency=16, retry=policy) as client:
+            with anyio.fail_after(10):
+                result = await client.query_iccids(portfolio(5000))
+        assert result.ok, result
+        assert len(result.records) == 5000
