@@ -47,6 +47,7 @@ from ._observe import (
     ResponseEvent,
     RetryEvent,
     emit,
+    mask_iccid,
 )
 from ._retry import RetryPolicy, RetryQuota, parse_retry_after
 from ._signing import SignatureStyle, render_params, signed_params
@@ -208,6 +209,12 @@ class _Call:
     started: float = attrs.field(factory=time.monotonic)
     attempt: int = 1
     retry_tokens: int = 0
+
+
+def _which_card(params: Mapping[str, str]) -> str:
+    """A one-card call's ICCID for a log line, masked to its last digits."""
+    iccid = params.get("iccid")
+    return f" iccid={mask_iccid(iccid)}" if iccid else ""
 
 
 def _iccid_count(params: Mapping[str, str]) -> int:
@@ -420,13 +427,14 @@ class Transport:
         emit(self.hooks.on_response, event)
         if logger.isEnabledFor(logging.INFO):
             logger.info(
-                "%s %s -> HTTP %d code=%s attempt=%d iccids=%d in %.3fs",
+                "%s %s -> HTTP %d code=%s attempt=%d iccids=%d%s in %.3fs",
                 event.method,
                 event.endpoint,
                 event.status,
                 event.code,
                 event.attempt,
                 event.iccids,
+                _which_card(call.params),
                 event.elapsed,
             )
 

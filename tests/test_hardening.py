@@ -460,3 +460,20 @@ class TestRateLimitedFanOut:
                 result = await client.query_iccids(portfolio(5000))
         assert result.ok, result
         assert len(result.records) == 5000
+
+
+async def test_a_one_card_call_logs_its_iccid_masked(caplog):
+    """At INFO a card is named by its last four digits only."""
+    caplog.set_level(logging.INFO, "mioesim_async")
+    iccid = portfolio(1)[0]
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        return envelope({"iccid": iccid, "dpStatus": "ACTIVE"})
+
+    async with client_for(answer) as client:
+        await client.get_esim_detail(iccid)
+    assert (
+        f"getESIMDetail -> HTTP 200 code=0 attempt=1 iccids=1 iccid=…{iccid[-4:]}"
+        in (caplog.text)
+    )
+    assert iccid not in caplog.text
