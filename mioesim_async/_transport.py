@@ -13,8 +13,7 @@ import logging
 import re
 import ssl
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any, NoReturn
 
 import anyio
@@ -177,11 +176,6 @@ def unwrap(endpoint: Endpoint, response: httpx.Response) -> Any:
 
 def _content_type(response: httpx.Response) -> str:
     return str(response.headers.get("content-type", "no content type"))
-
-
-@contextmanager
-def _no_limit() -> Iterator[None]:
-    yield
 
 
 # httpx errors raised before the request could have left this machine.
@@ -376,8 +370,9 @@ class Transport:
         if self._pacer is not None:
             await self._pacer.wait()
         generation = call.limiter.generation if call.limiter else 0
-        emit(self.hooks.on_request, RequestEvent(
-            endpoint.name, endpoint.method, call.attempt, call.iccids))  # fmt: skip
+        if self.hooks.on_request is not None:
+            self.hooks.on_request(RequestEvent(
+                endpoint.name, endpoint.method, call.attempt, call.iccids))  # fmt: skip
         self.counters.requests += 1
         started = time.monotonic()
         response = await self._send(call, left)
@@ -415,6 +410,9 @@ class Transport:
         """Count, log and report one answer."""
         if response.status_code == 429:
             self.counters.rate_limited += 1
+        hook, logs = self.hooks.on_response, logger.isEnabledFor(logging.INFO)
+        if hook is None and not logs:  # the hot path builds nothing it drops
+            return
         event = ResponseEvent(
             call.endpoint.name,
             call.endpoint.method,
@@ -424,8 +422,8 @@ class Transport:
             code,
             elapsed,
         )
-        emit(self.hooks.on_response, event)
-        if logger.isEnabledFor(logging.INFO):
+        emit(hook, event)
+        if logs:
             logger.info(
                 "%s %s -> HTTP %d code=%s attempt=%d iccids=%d%s in %.3fs",
                 event.method,
@@ -448,7 +446,7 @@ class Transport:
             endpoint.method, endpoint.path, params, _within(self._timeout, left)
         )
         try:
-            with anyio.fail_after(left) if left is not None else _no_limit():
+            with anyio.fail_after(left):  # None: no deadline, no limit
                 return await self._http.send(request)
         except httpx.TransportError as exc:
             self._raise_transport_error(endpoint, exc, call.other_order_id)
