@@ -177,27 +177,27 @@ async def add_esim_order(
     """Place an order; physical SIMs need *dp_id* and *count* ICCIDs."""
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count!r}")
-    physical = _physical_sims(dp_id, iccids, count, strict=strict)
-    other_order_id = other_order_id or new_other_order_id()
     params: dict[str, object] = {
         "skuId": sku_id,
         "priceId": price_id,
         "count": count,
-        "backInfo": 1,
         "dpId": dp_id,
-        "iccids": physical,
+        "iccids": _physical_sims(dp_id, iccids, count, strict=strict),
         "daypassDays": daypass_days,
         "beginDate": _begin_date(begin_date),
         "customerEmail": customer_email,
         "isSendEmail": 1 if send_email else None,
-        "pdfLanguage": pdf_language,
-        "otherOrderId": other_order_id,
-        "otherItemId": other_item_id,
-        "otherPrice": other_price,
-        "remark": remark,
     }
-    data = await call(ADD_ESIM_ORDER, params, other_order_id=other_order_id)
-    return _order(ADD_ESIM_ORDER, data, other_order_id)
+    return await _place(
+        call,
+        ADD_ESIM_ORDER,
+        params,
+        pdf_language=pdf_language,
+        other_order_id=other_order_id,
+        other_item_id=other_item_id,
+        other_price=other_price,
+        remark=remark,
+    )
 
 
 def _physical_sims(
@@ -281,10 +281,37 @@ async def _renew(
 ) -> Order:
     if (iccid is None) == (order_num is None):
         raise ValueError("a renewal needs exactly one of iccid and order_num")
-    other_order_id = other_order_id or new_other_order_id()
     params |= {
         "iccid": None if iccid is None else normalize_iccid(iccid, strict=strict),
         "orderNum": order_num,
+    }
+    return await _place(
+        call,
+        endpoint,
+        params,
+        pdf_language=pdf_language,
+        other_order_id=other_order_id,
+        other_item_id=other_item_id,
+        other_price=other_price,
+        remark=remark,
+    )
+
+
+async def _place(
+    call: Call,
+    endpoint: Endpoint,
+    params: dict[str, object],
+    *,
+    pdf_language: str | None,
+    other_order_id: str | None,
+    other_item_id: str | None,
+    other_price: object,
+    remark: str | None,
+) -> Order:
+    """Send an order or a renewal with the options they share, asking for the
+    whole order back and always carrying an ``otherOrderId`` to reconcile by."""
+    other_order_id = other_order_id or new_other_order_id()
+    params |= {
         "backInfo": 1,
         "pdfLanguage": pdf_language,
         "otherOrderId": other_order_id,
