@@ -158,8 +158,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
-            # httpx keeps cookies, decodes bodies and follows redirects;
-            # aiohttp doing so too would send cookies twice, decode twice.
+            # The client keeps no cookies (the API authenticates by token);
+            # httpx decodes bodies and follows redirects, so aiohttp must not.
             cookie_jar=aiohttp.DummyCookieJar(),
             auto_decompress=False,
             skip_auto_headers=_NO_AUTO_HEADERS,

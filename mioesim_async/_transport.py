@@ -178,6 +178,33 @@ def _content_type(response: httpx.Response) -> str:
     return str(response.headers.get("content-type", "no content type"))
 
 
+class _NoCookies(httpx.Cookies):
+    """
+    A jar that keeps nothing. MIOeSIM authenticates by token, and httpx would
+    otherwise pass every answer through urllib's cookie machinery, 2 KB query
+    and all, on the hot path.
+    """
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        """Keep nothing: no answer's cookie is ever sent back."""
+
+
+class _HttpClient(httpx.AsyncClient):
+    """An ``httpx.AsyncClient`` that neither keeps nor sends cookies."""
+
+    def __init__(self, **settings: Any) -> None:
+        self._no_cookies = _NoCookies()
+        super().__init__(**settings)
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._no_cookies
+
+    @cookies.setter
+    def cookies(self, cookies: object) -> None:
+        self._no_cookies = _NoCookies()
+
+
 # httpx errors raised before the request could have left this machine.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
@@ -243,7 +270,7 @@ class Transport:
         self._style = signature_style
         self._retry = retry
         self._timeout = timeout
-        self._http = httpx.AsyncClient(
+        self._http = _HttpClient(
             base_url=base_url,
             timeout=timeout,
             limits=httpx.Limits(

@@ -308,3 +308,17 @@ class TestSecrets:
     def test_repr(self):
         transport = transport_for(Script(ok()))
         assert "secret" not in repr(transport)
+
+
+async def test_cookies_set_by_an_answer_are_never_sent_back() -> None:
+    with_cookie = ok({"token": "t"})
+    with_cookie.headers["Set-Cookie"] = "session=abc; Path=/"
+    script = Script(with_cookie, ok(), ok())
+    transport = transport_for(script)
+    try:
+        for endpoint in (READ, ORDER, READ):
+            await transport.request(endpoint, {"a": 1}, token="tok")
+    finally:
+        await transport.aclose()
+    assert len(script.requests) == 3
+    assert [request.headers.get("cookie") for request in script.requests] == [None] * 3
