@@ -642,7 +642,7 @@ class Client:
 
         async def fetch(iccids: list[str]) -> list[CardUsage]:
             with _retry.until(expires_at):
-                return await ep.query_iccid_information(call, iccids)
+                return await ep.query_checked_iccids(call, iccids)
 
         return fetch, FanOutHooks(limiter, self._may_split, self._on_piece)
 

@@ -409,7 +409,15 @@ async def get_history_detail(
 async def query_iccid_information(
     call: Call, iccids: Sequence[str], *, strict: bool = False
 ) -> list[CardUsage]:
-    params = {"iccids": iccid_batch(iccids, strict=strict)}
+    return await query_checked_iccids(call, iccid_batch(iccids, strict=strict))
+
+
+async def query_checked_iccids(call: Call, iccids: list[str]) -> list[CardUsage]:
+    """
+    ``queryIccidInformation`` for 1 to 100 ICCIDs already normalised, as the
+    fan-out's are: checking them again would only repeat the fan-out's work.
+    """
+    params = {"iccids": ",".join(iccids)}  # joined once, rendered as is
     return await _read(call, QUERY_ICCID_INFORMATION, params, list[CardUsage])
 
 
