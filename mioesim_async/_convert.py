@@ -272,6 +272,28 @@ def _opt_date(value: Any, key: str) -> datetime | None:
     return parsed
 
 
+def _new_date(value: Any, key: str) -> datetime | None:
+    """
+    A date the cache has not seen. Most are ``yyyy-MM-dd HH:mm:ss``, parsed
+    here in one step; anything else goes the long way of ``_opt_date``.
+    """
+    if type(value) is str:
+        try:
+            parsed = _fromisoformat(value)
+        except ValueError:
+            return _opt_date(value, key)
+        if parsed.tzinfo is None:
+            parsed = _combine(parsed, parsed.time(), GMT8)
+            if len(_DATE_CACHE) >= _DATE_CACHE_SIZE:
+                _DATE_CACHE.clear()
+            _DATE_CACHE[value] = parsed
+            return parsed
+    return _opt_date(value, key)
+
+
+_fromisoformat = datetime.fromisoformat
+_combine = datetime.combine
+
 # Parsed dates by their text: the records of one answer share many date
 # strings, and a card's dates do not change between polls. A dict lookup is
 # three times cheaper than an lru_cache call on the hot path.
@@ -385,24 +407,7 @@ def _structure_card_usage(record: Any, _: Any = None) -> CardUsage:
         total = _first(record, _TOTAL_ALIASES)
     if remain is None:
         remain = _first(record, _REMAIN_ALIASES)
-    # A float is taken as is when finite (x - x is 0.0 only then).
-    used_mb = (
-        used
-        if type(used) is float and used - used == 0.0
-        else _opt_float(used, "usedMB")
-    )
-    total_mb = (
-        total
-        if type(total) is float and total - total == 0.0
-        else _opt_float(total, "totalMB")
-    )
-    remain_mb = (
-        remain
-        if type(remain) is float and remain - remain == 0.0
-        else _opt_float(remain, "remainMB")
-    )
-    if remain_mb is None and total_mb is not None and used_mb is not None:
-        remain_mb = total_mb - used_mb
+    used_mb, total_mb, remain_mb = _megabytes(used, total, remain)
     iccid, status = get("iccid"), get("dpStatus")
     start, end = get("startDate"), get("endDate")
     sku_id, price_id, display = get("skuId"), get("priceId"), get("display")
@@ -414,9 +419,9 @@ def _structure_card_usage(record: Any, _: Any = None) -> CardUsage:
         total_mb,
         remain_mb,
         (_DATE_CACHE.get(start) if type(start) is str else None)
-        or _opt_date(start, "startDate"),
+        or _new_date(start, "startDate"),
         (_DATE_CACHE.get(end) if type(end) is str else None)
-        or _opt_date(end, "endDate"),
+        or _new_date(end, "endDate"),
         sku_id if type(sku_id) is int else _opt_int(sku_id, "skuId"),
         price_id if type(price_id) is int else _opt_int(price_id, "priceId"),
         display if type(display) is str and display else _opt_str(display, "display"),
@@ -471,6 +476,33 @@ _new_card_usage = _slot_builder(
         "raw",
     ),
 )
+
+
+def _megabytes(
+    used: Any, total: Any, remain: Any
+) -> tuple[float | None, float | None, float | None]:
+    """
+    Used, total and remaining megabytes. The common case, three numbers or
+    numeric texts, takes one ``float()`` each; anything else (a missing
+    value, a flag, an infinity, text that is no number) goes through
+    ``_opt_float``, which knows what to do with it.
+    """
+    try:
+        used_mb, total_mb, remain_mb = float(used), float(total), float(remain)
+    except (TypeError, ValueError, OverflowError):
+        pass
+    else:
+        # x - x is 0.0 only when x is finite; JSON true would read as 1.0.
+        finite = used_mb - used_mb + total_mb - total_mb + remain_mb - remain_mb
+        if finite == 0.0 and bool not in (type(used), type(total), type(remain)):
+            return used_mb, total_mb, remain_mb
+    used_mb = _opt_float(used, "usedMB")
+    total_mb = _opt_float(total, "totalMB")
+    remain_mb = _opt_float(remain, "remainMB")
+    if remain_mb is None and total_mb is not None and used_mb is not None:
+        remain_mb = total_mb - used_mb
+    return used_mb, total_mb, remain_mb
+
 
 _USED_ALIASES = ("usedMb",)
 _TOTAL_ALIASES = ("totalMb", "flowMB")
