@@ -15,7 +15,7 @@ import math
 import random
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -180,12 +180,21 @@ def expires_after(seconds: float) -> float:
     return time.monotonic() + seconds
 
 
-@contextmanager
-def until(expires_at: float | None) -> Iterator[None]:
+def until(expires_at: float | None) -> AbstractContextManager[None]:
     """Bound the calls inside the block to end by the monotonic *expires_at*
     (``None``: no new bound), keeping any earlier deadline."""
+    if expires_at is None:  # every call of a fan-out without a deadline
+        return _NO_NEW_BOUND
+    return _bound(expires_at)
+
+
+_NO_NEW_BOUND = nullcontext()
+
+
+@contextmanager
+def _bound(expires_at: float) -> Iterator[None]:
     outer = _expires_at.get()
-    if expires_at is None or (outer is not None and outer <= expires_at):
+    if outer is not None and outer <= expires_at:
         yield
         return
     token = _expires_at.set(expires_at)
