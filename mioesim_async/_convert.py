@@ -488,14 +488,14 @@ def _megabytes(
     ``_opt_float``, which knows what to do with it.
     """
     try:
-        used_mb, total_mb, remain_mb = float(used), float(total), float(remain)
+        used_f, total_f, remain_f = float(used), float(total), float(remain)
     except (TypeError, ValueError, OverflowError):
         pass
     else:
         # x - x is 0.0 only when x is finite; JSON true would read as 1.0.
-        finite = used_mb - used_mb + total_mb - total_mb + remain_mb - remain_mb
+        finite = used_f - used_f + total_f - total_f + remain_f - remain_f
         if finite == 0.0 and bool not in (type(used), type(total), type(remain)):
-            return used_mb, total_mb, remain_mb
+            return used_f, total_f, remain_f
     used_mb = _opt_float(used, "usedMB")
     total_mb = _opt_float(total, "totalMB")
     remain_mb = _opt_float(remain, "remainMB")
