@@ -37,6 +37,7 @@ from collections.abc import (
 )
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
+from typing import cast
 
 import attrs
 
@@ -120,18 +121,26 @@ def is_chunk_specific(error: MioesimError) -> bool:
 def match_records(asked: list[str], records: Iterable[CardUsage]) -> ChunkResult:
     """Pair *records* with the ICCIDs *asked* by their ``iccid`` field."""
     found: dict[str, CardUsage | None] = dict.fromkeys(asked)
+    matched = 0
     for record in records:
-        if record.iccid not in found:
-            logger.debug("ignoring a record for %s, which was not asked", record.iccid)
-        elif found[record.iccid] is not None:
-            logger.debug("ignoring a second record for %s", record.iccid)
+        iccid = record.iccid
+        if found.get(iccid, _NOT_ASKED) is None:  # asked, and no record yet
+            found[iccid] = record
+            matched += 1
+        elif iccid not in found:
+            logger.debug("ignoring a record for %s, which was not asked", iccid)
         else:
-            found[record.iccid] = record
+            logger.debug("ignoring a second record for %s", iccid)
+    if matched == len(found):  # the common case: a record for each, none None
+        return ChunkResult(asked, cast("list[CardUsage]", list(found.values())))
     return ChunkResult(
         iccids=asked,
         records=[record for record in found.values() if record is not None],
         missing=[iccid for iccid, record in found.items() if record is None],
     )
+
+
+_NOT_ASKED = object()
 
 
 def _check_progress_callback(on_progress: ProgressCallback | None) -> None:
