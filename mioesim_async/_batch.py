@@ -152,20 +152,24 @@ def _unwrapped_errors() -> Iterator[None]:
             error.__context__, error.__suppress_context__ = context, suppress
 
 
+#: Where a worker hands ``(index, result)`` over; it may wait for a taker.
+Deliver = Callable[[tuple[int, R]], Awaitable[None]]
+
+
 class _Window(Generic[T, R]):
-    """One fan-out: a chunk source, a fetch function, a limiter, a result stream."""
+    """One fan-out: a chunk source, a fetch function, a limiter, a receiver."""
 
     def __init__(
         self,
         chunker: _Chunker[T],
         fetch_chunk: FetchChunk[T, R],
         limiter: Limiter,
-        send: MemoryObjectSendStream[tuple[int, R]],
+        deliver: Deliver[R],
     ) -> None:
         self._chunker = chunker
         self._fetch_chunk = fetch_chunk
         self._limiter = limiter
-        self._send = send
+        self._deliver = deliver
         self._indices: Iterator[int] = itertools.count()
         self._pulling = anyio.Lock()
 
@@ -182,7 +186,7 @@ class _Window(Generic[T, R]):
             itertools.count() if max_chunks is None else iter(range(max_chunks))
         )
         self._pulling = anyio.Lock()
-        async with self._send, anyio.create_task_group() as task_group:
+        async with anyio.create_task_group() as task_group:
             for _ in range(workers):
                 task_group.start_soon(self._work)
 
@@ -225,7 +229,7 @@ class _Window(Generic[T, R]):
         result = await self._fetch_chunk(chunk)
         # Holding the slot until the result is taken keeps at most
         # `concurrency` results alive when the consumer is slow.
-        await self._send.send((index, result))
+        await self._deliver((index, result))
         # Not in a `finally`: after an error the fan-out is being cancelled,
         # and a slot given back would let one more chunk start.
         self._limiter.release()
@@ -241,13 +245,24 @@ async def _open(
 ) -> AsyncIterator[AsyncIterator[tuple[int, R]]]:
     """Run the fan-out over *chunker* for as long as the block lasts."""
     send, receive = anyio.create_memory_object_stream[tuple[int, R]]()
-    window = _Window(chunker, fetch_chunk, limiter, send)
+    window = _Window(chunker, fetch_chunk, limiter, send.send)
     with _unwrapped_errors(), receive:
         async with anyio.create_task_group() as task_group:
-            task_group.start_soon(window.feed, max_chunks, workers)
+            task_group.start_soon(_feed_then_close, window, send, max_chunks, workers)
             yield receive
             # The consumer left, perhaps early: start nothing more, stop what runs.
             task_group.cancel_scope.cancel()
+
+
+async def _feed_then_close(
+    window: _Window[T, R],
+    send: MemoryObjectSendStream[tuple[int, R]],
+    max_chunks: int | None,
+    workers: int,
+) -> None:
+    """Run *window*; its stream ends, for the consumer, when the last chunk has."""
+    async with send:
+        await window.feed(max_chunks, workers)
 
 
 @asynccontextmanager
@@ -303,17 +318,21 @@ async def run_batches(
     Fan *items* out in chunks and return every chunk's result, in input order.
 
     The arguments, laziness and errors are those of ``open_batches``.
+    Results go straight into place, with no stream between the workers and a
+    consumer: all of them are kept anyway.
     """
+    check_positive("chunk_size", chunk_size)
+    check_positive("concurrency", concurrency)
     by_index: dict[int, R] = {}
-    async with open_batches(
-        items,
-        fetch_chunk,
-        chunk_size=chunk_size,
-        concurrency=concurrency,
-        limiter=limiter,
-    ) as results:
-        async for index, result in results:
-            by_index[index] = result
+
+    async def keep(indexed: tuple[int, R]) -> None:
+        index, result = indexed
+        by_index[index] = result
+
+    limiter = limiter or anyio.Semaphore(concurrency)
+    window = _Window(_Chunker(items, chunk_size), fetch_chunk, limiter, keep)
+    with _unwrapped_errors():
+        await window.feed(None, concurrency)
     return [by_index[index] for index in range(len(by_index))]
 
 
