@@ -136,9 +136,10 @@ class Client:
         if http_backend == "aiohttp":
             if transport is not None:
                 raise ValueError("give transport= or http_backend='aiohttp', not both")
-            transport = _aiohttp_transport(pool, tls)
+            transport = _aiohttp_transport(pool, _direct_tls(base_url, verify, tls))
         elif transport is None:
-            transport = ShardedTransport(max_connections=pool, verify=tls)
+            direct_tls = _direct_tls(base_url, verify, tls)
+            transport = ShardedTransport(max_connections=pool, verify=direct_tls)
         self._transport = Transport(
             base_url=base_url,
             secret_key=secret_key,
@@ -747,6 +748,20 @@ def _tls(verify: bool | str | ssl.SSLContext) -> bool | ssl.SSLContext:
     if isinstance(verify, str):
         return ssl.create_default_context(cafile=verify)
     return verify
+
+
+def _direct_tls(
+    base_url: str, verify: bool | str | ssl.SSLContext, tls: bool | ssl.SSLContext
+) -> bool | ssl.SSLContext:
+    """
+    The TLS setting of the connections to *base_url* itself. A plain-http
+    one (the sandbox, a local gateway) never opens TLS, and redirects are not
+    followed: loading the CA bundle for nothing would cost about 35 ms per
+    client. Proxies taken from the environment keep *tls*.
+    """
+    if verify is True and httpx.URL(base_url).scheme == "http":
+        return False
+    return tls
 
 
 def _is_loopback(host: str) -> bool:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import ssl
 from collections.abc import AsyncIterator
 from datetime import date
 from decimal import Decimal
@@ -655,6 +656,30 @@ class TestMoreArguments:
         """A CA bundle path is accepted (and must exist)."""
         with pytest.raises(FileNotFoundError):
             mio.Client(token="t", secret_key="s", verify=str(tmp_path / "none.pem"))
+
+    @pytest.mark.parametrize(
+        ("base_url", "verify", "bundles_loaded"),
+        [
+            ("http://127.0.0.1:8000", True, 0),  # never opens TLS
+            ("https://bpm.example", True, 1),
+            ("https://bpm.example", False, 0),
+        ],
+    )
+    def test_a_ca_bundle_is_loaded_only_for_https(
+        self, monkeypatch, base_url, verify, bundles_loaded
+    ):
+        loaded = []
+        real = ssl.SSLContext.load_verify_locations
+
+        def load_verify_locations(context, *args, **kwargs):
+            loaded.append(args or kwargs)
+            return real(context, *args, **kwargs)
+
+        monkeypatch.setattr(
+            ssl.SSLContext, "load_verify_locations", load_verify_locations
+        )
+        mio.Client(token="t", secret_key="s", base_url=base_url, verify=verify)
+        assert len(loaded) == bundles_loaded
 
     async def test_timeout_object(self, api):
         route = api.get("/api_esim/getSkus").mock(return_value=ok(SKUS))
