@@ -205,6 +205,10 @@ class _HttpClient(httpx.AsyncClient):
         self._no_cookies = _NoCookies()
 
 
+# httpx errors for an answer that could not be had: no connection, no answer,
+# or a body that does not decode as its Content-Encoding says.
+_UNREADABLE = (httpx.TransportError, httpx.DecodingError)
+
 # httpx errors raised before the request could have left this machine.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
@@ -477,7 +481,7 @@ class Transport:
                 return await self._http.send(request)
             with anyio.fail_after(left):
                 return await self._http.send(request)
-        except httpx.TransportError as exc:
+        except _UNREADABLE as exc:
             self._raise_transport_error(endpoint, exc, call.other_order_id)
         except TimeoutError:
             if endpoint.kind is Kind.ORDER:
@@ -488,7 +492,7 @@ class Transport:
     def _raise_transport_error(
         self,
         endpoint: Endpoint,
-        exc: httpx.TransportError,
+        exc: httpx.TransportError | httpx.DecodingError,
         other_order_id: str | None,
     ) -> NoReturn:
         """

@@ -322,3 +322,40 @@ async def test_cookies_set_by_an_answer_are_never_sent_back() -> None:
         await transport.aclose()
     assert len(script.requests) == 3
     assert [request.headers.get("cookie") for request in script.requests] == [None] * 3
+
+
+def undecodable() -> httpx.Response:
+    """An answer whose body is not the gzip its Content-Encoding claims."""
+    return httpx.Response(
+        200, headers={"Content-Encoding": "gzip"}, stream=httpx.ByteStream(b"{}")
+    )
+
+
+# httpx leaves its body-reading async generators unfinished when decoding
+# fails; trio warns when it finalises them.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+class TestUndecodableAnswers:
+    async def test_a_read_is_retried(self, sleeps) -> None:
+        script = Script(undecodable(), ok("fine"))
+        assert await request(script) == "fine"
+        assert len(script.requests) == 2
+
+    async def test_a_read_fails_as_a_transport_error(self, sleeps) -> None:
+        script = Script(undecodable())
+        script.answers = [undecodable() for _ in range(3)]
+        with pytest.raises(TransportError, match="DecodingError") as info:
+            await request(script, retry=RetryPolicy(attempts=3))
+        assert isinstance(info.value.__cause__, httpx.DecodingError)
+        assert len(script.requests) == 3
+
+    async def test_an_order_has_an_unknown_outcome(self, sleeps) -> None:
+        script = Script(undecodable(), ok())
+        with pytest.raises(OrderOutcomeUnknownError, match="DecodingError"):
+            await request(script, ORDER)
+        assert len(script.requests) == 1
+
+    async def test_a_write_is_not_sent_again(self, sleeps) -> None:
+        script = Script(undecodable(), ok())
+        with pytest.raises(TransportError, match="DecodingError"):
+            await request(script, WRITE)
+        assert len(script.requests) == 1
