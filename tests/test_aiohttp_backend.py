@@ -82,6 +82,14 @@ async def chunked(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def no_content(request: web.Request) -> web.Response:
+    return web.Response(status=204)
+
+
+async def bad_gzip(request: web.Request) -> web.Response:
+    return web.Response(body=b"{}", headers={"Content-Encoding": "gzip"})
+
+
 async def get_balance(request: web.Request) -> web.Response:
     if "sign" not in request.query or request.query.get("token") != "ready-token":
         return web.json_response({"code": "-1", "message": "not signed", "data": None})
@@ -108,6 +116,8 @@ async def base_url(hanging: asyncio.Event) -> AsyncIterator[str]:
     app.router.add_get("/status/{code}", status)
     app.router.add_get("/gzip", gzipped)
     app.router.add_get("/chunked", chunked)
+    app.router.add_get("/no-content", no_content)
+    app.router.add_get("/bad-gzip", bad_gzip)
     app.router.add_get("/api_esim/getBalance", get_balance)
     async with TestServer(app, host="127.0.0.1", handler_cancellation=True) as server:
         yield str(server.make_url("")).rstrip("/")
@@ -257,6 +267,21 @@ async def test_a_chunked_answer_gains_no_content_length(
     assert response.json() == {"code": "0", "data": [1, 2, 3]}
     assert response.headers["Transfer-Encoding"] == "chunked"
     assert "Content-Length" not in response.headers
+
+
+async def test_an_empty_answer_keeps_its_headers(client: httpx.AsyncClient) -> None:
+    response = await client.get("/no-content")
+
+    assert response.status_code == 204
+    assert response.content == b""
+    assert "Content-Length" not in response.headers
+
+
+async def test_a_body_that_does_not_decode_raises_httpx_decoding_error(
+    client: httpx.AsyncClient,
+) -> None:
+    with pytest.raises(httpx.DecodingError):
+        await client.get("/bad-gzip")
 
 
 async def test_one_connection_serves_requests_in_turn(
