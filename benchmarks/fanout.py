@@ -24,7 +24,9 @@ Each run is a fresh client process, so its CPU seconds (``process_time``)
 and its peak resident set are its own; a run's time covers everything from
 creating the client to holding every record (login and connecting included).
 Contestants run in turns (A B C D E A B C D E ...) so that a slow patch on a
-shared machine hurts each alike; each figure is the median over the rounds.
+shared machine hurts each alike; each figure is the median over the rounds,
+and each ratio between two contestants the median of their ratios within a
+round, so that a slow patch moving a whole round cancels out.
 
 Two scenarios: no added latency (the client's CPU is the limit) and a fixed
 latency per query (the floor is then rounds x latency, one round being
@@ -274,6 +276,16 @@ class Cell:
     def rate(self) -> float:
         return statistics.median(self.rates)
 
+    def versus(self, base: Cell) -> float:
+        """
+        The median, over rounds, of this rate over *base*'s in the same round.
+        Both ran within seconds of each other, so a slow patch of a shared
+        machine, which moves whole rounds, cancels out of each ratio.
+        """
+        return statistics.median(
+            mine / theirs for mine, theirs in zip(self.rates, base.rates, strict=True)
+        )
+
 
 Results = dict[tuple[str, int, str], Cell]
 
@@ -324,6 +336,10 @@ def ratio(value: float, base: float | None) -> str:
     return "—" if base is None else f"{value / base:.2f}x"
 
 
+def paired(cell: Cell, base: Cell) -> str:
+    return f"{cell.versus(base):.2f}x"
+
+
 def print_table(
     scenarios: list[Scenario], concurrencies: list[int], count: int, results: Results
 ) -> None:
@@ -343,7 +359,7 @@ def print_table(
                     f"{statistics.median(cell.peaks):.0f} "
                     f"(+{statistics.median(cell.growths):.0f})"
                 ]
-                row += [ratio(cell.rate, cells[base].rate) for base in BASELINES]
+                row += [paired(cell, cells[base]) for base in BASELINES]
                 row += [ratio(cell.rate, floor)]
                 print("| " + " | ".join(row) + " |")
 
@@ -360,13 +376,13 @@ def check_targets(
             if floor is None and concurrency in (32, 64):
                 _target(
                     f"{scenario.name} c{concurrency}: fast / raw aiohttp",
-                    cells[MIO_FAST].rate / cells[RAW_AIOHTTP].rate,
+                    cells[MIO_FAST].versus(cells[RAW_AIOHTTP]),
                     0.6,
-                    ceiling=cells[RAW_AIOHTTP_MODELS].rate / cells[RAW_AIOHTTP].rate,
+                    ceiling=cells[RAW_AIOHTTP_MODELS].versus(cells[RAW_AIOHTTP]),
                 )
                 _target(
                     f"{scenario.name} c{concurrency}: default / raw httpx",
-                    cells[MIO_DEFAULT].rate / cells[RAW_HTTPX].rate,
+                    cells[MIO_DEFAULT].versus(cells[RAW_HTTPX]),
                     1.5,
                 )
             elif floor is not None and concurrency == 32:
@@ -395,7 +411,8 @@ def print_setup(args: argparse.Namespace) -> None:
     )
     print(
         f"{args.iccids:,} ICCIDs per run, {CHUNK} per request; median of "
-        f"{args.rounds} rounds in turns; {os.cpu_count()} CPUs, Python "
+        f"{args.rounds} rounds in turns, ratios paired within a round; "
+        f"{os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}; {versions}\n"
     )
 
