@@ -3,7 +3,7 @@ The errors this library raises, under one root::
 
     MioesimError
     ├── InvalidICCIDError (also ValueError)   bad input, raised before any request
-    ├── TransportError                        connect/read failures, timeouts
+    ├── TransportError                        no usable answer: connect, read, decode
     ├── UnexpectedResponseError               non-2xx, not JSON, no `code`
     ├── RateLimitedError                      HTTP 429 after retries; .retry_after
     ├── APIError                              .code, .message, .endpoint
@@ -82,7 +82,8 @@ class InvalidICCIDError(MioesimError, ValueError):
 
 class TransportError(MioesimError):
     """
-    The request did not get an answer: connect or read failure, or a timeout.
+    The request did not get a usable answer: connect or read failure, a
+    timeout, or a body that does not decode as its ``Content-Encoding`` says.
 
     The underlying ``httpx`` error is the ``__cause__``.
     """
