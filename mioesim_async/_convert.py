@@ -255,40 +255,42 @@ def _card_status(value: Any) -> CardStatus:
 
 
 def _opt_date(value: Any, key: str) -> datetime | None:
-    if value is None or value == "":
+    """A GMT+8 date from its text, by the cache or parsed once; null or "" is None."""
+    if type(value) is str:
+        return _DATE_CACHE.get(value) or _new_date(value, key)
+    if value is None:
         return None
-    if type(value) is not str:
-        raise _bad("a date", value, key)
-    parsed = _DATE_CACHE.get(value)
-    if parsed is None:
-        try:
-            parsed = _parse_gmt8(value)
-        except ValueError:
-            raise _bad("a date like 2024-01-24 17:30:14", value, key) from None
-        if len(_DATE_CACHE) >= _DATE_CACHE_SIZE:
-            # Bounded without LRU bookkeeping; one poll of a portfolio refills it.
-            _DATE_CACHE.clear()
-        _DATE_CACHE[value] = parsed
-    return parsed
+    raise _bad("a date", value, key)
 
 
 def _new_date(value: Any, key: str) -> datetime | None:
-    """
-    A date the cache has not seen. Most are ``yyyy-MM-dd HH:mm:ss``, parsed
-    here in one step; anything else goes the long way of ``_opt_date``.
-    """
-    if type(value) is str:
-        try:
-            parsed = _fromisoformat(value)
-        except ValueError:
-            return _opt_date(value, key)
-        if parsed.tzinfo is None:
-            parsed = _combine(parsed, parsed.time(), GMT8)
-            if len(_DATE_CACHE) >= _DATE_CACHE_SIZE:
-                _DATE_CACHE.clear()
-            _DATE_CACHE[value] = parsed
-            return parsed
-    return _opt_date(value, key)
+    """``_opt_date`` for a value the cache has not seen: parsed, then kept."""
+    if type(value) is not str:
+        return _opt_date(value, key)
+    try:
+        parsed = _fromisoformat(value)  # yyyy-MM-dd HH:mm:ss, nearly always
+    except ValueError:
+        if value == "":
+            return None
+        parsed = _other_date(value, key)
+    if parsed.tzinfo is None:
+        # combine() is four times cheaper than replace(tzinfo=...).
+        parsed = _combine(parsed, parsed.time(), GMT8)
+    else:
+        parsed = parsed.astimezone(GMT8)
+    if len(_DATE_CACHE) >= _DATE_CACHE_SIZE:
+        # Bounded without LRU bookkeeping; one poll of a portfolio refills it.
+        _DATE_CACHE.clear()
+    _DATE_CACHE[value] = parsed
+    return parsed
+
+
+def _other_date(text: str, key: str) -> datetime:
+    """``yyyy-MM-dd(GMT+8)`` or an odd fraction, naive or aware as written."""
+    try:
+        return _fromisoformat(_isoformat(text))
+    except ValueError:
+        raise _bad("a date like 2024-01-24 17:30:14", text, key) from None
 
 
 _fromisoformat = datetime.fromisoformat
@@ -302,18 +304,6 @@ _DATE_CACHE_SIZE = 16384
 
 
 _GMT8_SUFFIX = "(GMT+8)"
-
-
-def _parse_gmt8(text: str) -> datetime:
-    """Parse ``yyyy-MM-dd[ HH:mm:ss[.S...]]`` or ``yyyy-MM-dd(GMT+8)`` as GMT+8."""
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        parsed = datetime.fromisoformat(_isoformat(text))
-    if parsed.tzinfo is None:
-        # combine() is four times cheaper than replace(tzinfo=...).
-        return datetime.combine(parsed, parsed.time(), GMT8)
-    return parsed.astimezone(GMT8)
 
 
 def _isoformat(text: str) -> str:
