@@ -135,6 +135,33 @@ async def poll_raw_httpx(url: str, iccids: list[str], concurrency: int) -> list[
 
 
 async def poll_raw_aiohttp(url: str, iccids: list[str], concurrency: int) -> list[Any]:
+    async def records(response: Any) -> list[Any]:
+        return _data(response.status, await response.json())
+
+    return await _poll_aiohttp(url, iccids, concurrency, records)
+
+
+async def poll_raw_aiohttp_models(
+    url: str, iccids: list[str], concurrency: int
+) -> list[Any]:
+    from mioesim_async import CardUsage
+    from mioesim_async._convert import structure
+    from mioesim_async._json import loads
+
+    async def models(response: Any) -> list[CardUsage]:
+        body = loads(await response.read())
+        return structure(_data(response.status, body), list[CardUsage])
+
+    return await _poll_aiohttp(url, iccids, concurrency, models)
+
+
+async def _poll_aiohttp(
+    url: str,
+    iccids: list[str],
+    concurrency: int,
+    read: Callable[[Any], Awaitable[list[Any]]],
+) -> list[Any]:
+    """The hand-written aiohttp loop; *read* turns an answer into its records."""
     import aiohttp
 
     creds = _credentials()
@@ -153,38 +180,7 @@ async def poll_raw_aiohttp(url: str, iccids: list[str], concurrency: int) -> lis
                     QUERY_PATH, params=_signed(params, creds["secret_key"])
                 ) as response,
             ):
-                return _data(response.status, await response.json())
-
-        return await asyncio.gather(*(one(chunk) for chunk in _chunks(iccids)))
-
-
-async def poll_raw_aiohttp_models(
-    url: str, iccids: list[str], concurrency: int
-) -> list[Any]:
-    import aiohttp
-
-    from mioesim_async import CardUsage
-    from mioesim_async._convert import structure
-    from mioesim_async._json import loads
-
-    creds = _credentials()
-    pool = max(concurrency, MIN_POOL)
-    connector = aiohttp.TCPConnector(limit=pool, limit_per_host=pool)
-    async with aiohttp.ClientSession(url, connector=connector) as session:
-        async with session.post(LOGIN_PATH, data=_login_form(creds)) as login:
-            token = _token(await login.json())
-        semaphore = asyncio.Semaphore(concurrency)
-
-        async def one(chunk: list[str]) -> list[CardUsage]:
-            params = {"iccids": ",".join(chunk), "token": token}
-            async with (
-                semaphore,
-                session.get(
-                    QUERY_PATH, params=_signed(params, creds["secret_key"])
-                ) as response,
-            ):
-                body = loads(await response.read())
-            return structure(_data(response.status, body), list[CardUsage])
+                return await read(response)
 
         return await asyncio.gather(*(one(chunk) for chunk in _chunks(iccids)))
 
