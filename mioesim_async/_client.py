@@ -132,13 +132,13 @@ class Client:
         self._methods = _method_overrides(methods or {}, login_method)
         pool = max(max_concurrency, _MIN_POOL)
         tls = _tls(verify)
+        direct_tls = _direct_tls(base_url, tls)
         on_the_network = transport is None  # an injected transport may not be
         if http_backend == "aiohttp":
             if transport is not None:
                 raise ValueError("give transport= or http_backend='aiohttp', not both")
-            transport = _aiohttp_transport(pool, _direct_tls(base_url, verify, tls))
+            transport = _aiohttp_transport(pool, direct_tls)
         elif transport is None:
-            direct_tls = _direct_tls(base_url, verify, tls)
             transport = ShardedTransport(max_connections=pool, verify=direct_tls)
         self._transport = Transport(
             base_url=base_url,
@@ -750,16 +750,14 @@ def _tls(verify: bool | str | ssl.SSLContext) -> bool | ssl.SSLContext:
     return verify
 
 
-def _direct_tls(
-    base_url: str, verify: bool | str | ssl.SSLContext, tls: bool | ssl.SSLContext
-) -> bool | ssl.SSLContext:
+def _direct_tls(base_url: str, tls: bool | ssl.SSLContext) -> bool | ssl.SSLContext:
     """
     The TLS setting of the connections to *base_url* itself. A plain-http
     one (the sandbox, a local gateway) never opens TLS, and redirects are not
     followed: loading the CA bundle for nothing would cost about 35 ms per
     client. Proxies taken from the environment keep *tls*.
     """
-    if verify is True and httpx.URL(base_url).scheme == "http":
+    if tls is True and httpx.URL(base_url).scheme == "http":
         return False
     return tls
 
